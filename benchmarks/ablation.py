@@ -80,7 +80,7 @@ def main() -> None:
     for name in args.variants.split(","):
         torch.manual_seed(0)
         options = {**config.get("scorer", {}), **VARIANTS[name]}
-        classifier = auto_model.from_pretrained(args.classifier)
+        classifier = auto_model.from_pretrained(args.classifier, dtype=torch.float32)
         with tempfile.TemporaryDirectory() as folder:
             training = TrainingArguments(folder, **{**config["scorer_training"], "logging_strategy": "no"})
             model = train_scorer(classifier, processor, ScorerConfig(**options), training, train).model
