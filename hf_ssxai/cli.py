@@ -55,6 +55,41 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scorer_options(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` overrides of ScorerConfig fields, values parsed as YAML (``false``, ``0.5``, ``prediction``)."""
+    import yaml
+
+    options = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise InvalidInputError(f"--scorer-option {item!r} is not KEY=VALUE, e.g. use_relu=false.")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .training.recipe import load_recipe, run_classifier_phase, run_scorer_phase, write_metrics
+
+    recipe = load_recipe(args.config)
+    common = {"max_train_samples": args.max_train_samples, "resume_from_checkpoint": args.resume_from_checkpoint}
+    if args.command == "train-classifier":
+        metrics = {"classifier": run_classifier_phase(recipe, args.output_dir, **common)}
+        written = Path(args.output_dir) / "classifier"
+    else:
+        options = _scorer_options(args.scorer_option)
+        metrics = {
+            "scorer": run_scorer_phase(
+                recipe, args.output_dir, classifier_dir=args.classifier, scorer_options=options, **common
+            )
+        }
+        written = Path(args.output_dir) / "model"
+    path = write_metrics(args.output_dir, metrics)
+    print(json.dumps(metrics, indent=2, default=str))
+    print(f"Wrote {written} and {path}")
+    return 0
+
+
 def _text_report(args: argparse.Namespace, texts: list[str], results: list[dict[str, Any]]) -> str:
     from .visualization import html_page, tokens_to_html, tokens_to_terminal
 
@@ -186,6 +221,42 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=_demo)
+
+    for name, phase in (("train-classifier", "classifier"), ("train-scorer", "scorer")):
+        train = commands.add_parser(
+            name,
+            help=f"run the {phase} phase of a YAML training recipe",
+            description=(
+                "Phase 1 of a recipe: fine-tune the classifier (with masking augmentation unless the recipe sets "
+                "mask_probability: 0) and save it with its processor to OUTPUT_DIR/classifier."
+                if phase == "classifier"
+                else "Phase 2 of a recipe: train a scorer against the frozen classifier in --classifier (default: "
+                "OUTPUT_DIR/classifier) and save classifier + scorer to OUTPUT_DIR/model."
+            )
+            + " Metrics go to OUTPUT_DIR/metrics.json. Recipes: recipes/configs/, format in docs/recipes.md. For "
+            "several processes or GPUs run recipes/train.py with accelerate launch.",
+            epilog="Examples:\n"
+            "  hf-ssxai train-classifier --config recipes/configs/sst2_local.yaml --output-dir runs/sst2\n"
+            "  hf-ssxai train-scorer --config recipes/configs/sst2_local.yaml --output-dir runs/sst2 "
+            "--scorer-option target=prediction\n",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        train.add_argument("--config", required=True, metavar="RECIPE", help="YAML recipe (see recipes/configs/)")
+        train.add_argument("--output-dir", required=True, help="folder for the checkpoint, runs and metrics.json")
+        train.add_argument("--max-train-samples", type=int, help="use at most this many training samples")
+        train.add_argument("--resume-from-checkpoint", metavar="CHECKPOINT", help="a checkpoint folder of this phase")
+        if phase == "scorer":
+            train.add_argument(
+                "--classifier", metavar="DIR", help="the classifier folder (default: OUTPUT_DIR/classifier)"
+            )
+            train.add_argument(
+                "--scorer-option",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="override a ScorerConfig field, e.g. use_relu=false or target=prediction (repeatable)",
+            )
+        train.set_defaults(handler=_train)
 
     from .explainers import EXPLAINER_NAMES
 

@@ -5,8 +5,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import yaml  # noqa: E402
 
-from hf_ssxai.data.synthetic import build_word_tokenizer  # noqa: E402
+from hf_ssxai.data.synthetic import build_word_tokenizer, planted_text_dataset  # noqa: E402
 
 torch.set_num_threads(2)
 
@@ -74,3 +75,40 @@ def planted_vit(tmp_path_factory):
 def planted_resnet(tmp_path_factory):
     """A tiny ResNet trained on planted-evidence images, with a trained scorer. Returns (model, test dataset)."""
     return _planted_image("resnet", tmp_path_factory)
+
+
+@pytest.fixture
+def text_recipe(word_tokenizer, tmp_path):
+    """A YAML training recipe over planted-evidence CSV files: a 2-layer BERT from scratch, a tiny scorer."""
+    for split, seed, size in (("train", 0, 256), ("validation", 1, 32)):
+        planted_text_dataset(word_tokenizer, size, seed=seed).select_columns(["text", "label"]).to_csv(
+            tmp_path / f"{split}.csv", index=False
+        )
+    word_tokenizer.save_pretrained(tmp_path / "tokenizer")
+    quick = {"per_device_train_batch_size": 16, "logging_steps": 2, "save_strategy": "no", "report_to": "none"}
+    recipe = {
+        "modality": "text",
+        "data": {
+            "path": "csv",
+            "data_files": {"train": str(tmp_path / "train.csv"), "validation": str(tmp_path / "validation.csv")},
+            "splits": {"train": "train", "validation": "validation"},
+            "text_column": "text",
+        },
+        "classifier": {
+            "scratch": {
+                "model_type": "bert",
+                "vocab_size": len(word_tokenizer),
+                "hidden_size": 32,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "intermediate_size": 64,
+            },
+            "processor": {"pretrained": str(tmp_path / "tokenizer")},
+        },
+        "classifier_training": {**quick, "max_steps": 16, "learning_rate": 2e-3},
+        "scorer": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2},
+        "scorer_training": {**quick, "max_steps": 12, "learning_rate": 3e-3},
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path

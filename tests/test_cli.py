@@ -7,6 +7,7 @@ import pytest
 from huggingface_hub import ModelCard
 from PIL import Image
 
+from hf_ssxai import AutoModelWithScorer
 from hf_ssxai.cli import main
 from tests.checkpoint_helpers import TEXT_LABELS, HubRecorder, small_benchmark, tiny_image_model, tiny_text_model
 
@@ -109,3 +110,27 @@ def test_push_errors_exit_with_one(text_checkpoint, tmp_path, monkeypatch, capsy
     assert main(argv) == 1
     assert f"Cannot read {tmp_path / 'results.json'}" in capsys.readouterr().err
     assert hub.calls == []
+
+
+def test_train_classifier_then_train_scorer_write_loadable_checkpoints(text_recipe, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train-classifier", "--config", str(text_recipe), "--output-dir", str(run)]) == 0
+    assert (run / "classifier" / "config.json").is_file()
+    options = ["--scorer-option", "hidden_size=24", "--scorer-option", "target=prediction"]
+    assert main(["train-scorer", "--config", str(text_recipe), "--output-dir", str(run), *options]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"classifier", "scorer"} <= set(metrics), "the second phase must not drop the first phase's metrics"
+    assert metrics["scorer"]["last_loss"] < metrics["scorer"]["first_loss"]
+    model = AutoModelWithScorer.from_pretrained(run / "model")
+    assert (model.scorer_config.hidden_size, model.scorer_config.target) == (24, "prediction")
+
+
+def test_train_errors_exit_with_one(text_recipe, tmp_path, capsys):
+    assert main(["train-scorer", "--config", str(text_recipe), "--output-dir", str(tmp_path / "empty")]) == 1
+    assert "run the classifier phase first" in capsys.readouterr().err
+    bad = ["--config", str(text_recipe), "--output-dir", str(tmp_path), "--scorer-option", "use_relu"]
+    assert main(["train-scorer", *bad]) == 1
+    assert "KEY=VALUE" in capsys.readouterr().err
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    assert main(["train-classifier", "--config", str(tmp_path / "list.yaml"), "--output-dir", str(tmp_path)]) == 1
+    assert "YAML mapping" in capsys.readouterr().err
