@@ -17,6 +17,7 @@ removes features of every method's map the same way, with the same tie-breaking 
 from __future__ import annotations
 
 import datetime
+import html
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -589,11 +590,10 @@ class BenchmarkResult:
             method: {m: stats["mean"] for m, stats in metrics.items()} for method, metrics in self.summary().items()
         }
 
-    def to_markdown(self) -> str:
-        """A table: one row per method; metric columns ("mean ± std") then cost columns; best per column in bold.
+    def _table(self) -> tuple[list[str], dict[str, list[tuple[str, bool]]]]:
+        """Column headings and, per method, ``(text, is_best)`` cells: metrics ("mean ± std") then cost.
 
-        Arrows give the direction (↑ higher is better, ↓ lower). Best is judged on the means as displayed, so
-        methods that tie at the shown precision are all bold (see :func:`best_methods`).
+        Best is judged on the means as displayed, so methods that tie at the shown precision are all best.
         """
         summary = self.summary()
         columns = []
@@ -605,17 +605,36 @@ class BenchmarkResult:
         for name, measure in COSTS.items():
             values = {method: self.cost[method][name] for method in self.methods}
             columns.append((measure, values, {m: measure.display(v) for m, v in values.items()}))
-        lines = [
-            "| method | " + " | ".join(measure.heading for measure, _, _ in columns) + " |",
-            "|---|" + "---:|" * len(columns),
-        ]
-        cells: dict[str, list[str]] = {method: [] for method in self.methods}
+        cells: dict[str, list[tuple[str, bool]]] = {method: [] for method in self.methods}
         for measure, values, texts in columns:
             best = best_methods(values, measure)
             for method in self.methods:
-                cells[method].append(f"**{texts[method]}**" if method in best else texts[method])
-        lines += [f"| {method} | " + " | ".join(cells[method]) + " |" for method in self.methods]
+                cells[method].append((texts[method], method in best))
+        return [measure.heading for measure, _, _ in columns], cells
+
+    def to_markdown(self) -> str:
+        """A table: one row per method; metric columns ("mean ± std") then cost columns; best per column in bold.
+
+        Arrows give the direction (↑ higher is better, ↓ lower). Best is judged on the means as displayed, so
+        methods that tie at the shown precision are all bold (see :func:`best_methods`).
+        """
+        headings, cells = self._table()
+        lines = ["| method | " + " | ".join(headings) + " |", "|---|" + "---:|" * len(headings)]
+        for method, row in cells.items():
+            lines.append(f"| {method} | " + " | ".join(f"**{t}**" if best else t for t, best in row) + " |")
         return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """The table of :meth:`to_markdown` as an HTML ``<table>`` (best cells in ``<b>``; every text escaped)."""
+        headings, cells = self._table()
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in ["method", *headings])
+        rows = "".join(
+            f"<tr><td>{html.escape(method)}</td>"
+            + "".join(f"<td><b>{html.escape(t)}</b></td>" if best else f"<td>{html.escape(t)}</td>" for t, best in row)
+            + "</tr>"
+            for method, row in cells.items()
+        )
+        return f"<table><tr>{head}</tr>{rows}</table>"
 
     def pareto_front(
         self,

@@ -3,9 +3,10 @@
 Nothing is downloaded: the data are generated in code (:mod:`hf_ssxai.data.synthetic`) and the
 classifiers are built from configs. The demo writes, under ``output_dir``:
 
-    index.html          the page to open first: results, token heat-maps, image overlays
+    index.html          the page to open first: results, benchmark tables, token heat-maps, image overlays
     summary.json/.md    the measured numbers
     images/*.png        overlays of held-out images
+    benchmark/text, benchmark/image   the scorer against the Captum baselines (results.json/.md, radar.png)
     models/text, models/image   the trained checkpoints (AutoModelWithScorer.from_pretrained loads them)
 """
 
@@ -30,6 +31,7 @@ from transformers import (
     ViTForImageClassification,
 )
 
+from .benchmark import BenchmarkResult, dataset_to_batch, run_benchmark, write_report
 from .configuration import ScorerConfig
 from .data.synthetic import as_batch, build_word_tokenizer, planted_image_dataset, planted_text_dataset
 from .modeling import AutoModelWithScorer
@@ -53,10 +55,18 @@ class DemoSettings:
     scorer_epochs: int = 4
     text_hidden_size: int = 64
     image_hidden_size: int = 32
+    benchmark_samples: int = 100
 
     @classmethod
     def quick(cls) -> DemoSettings:
-        return cls(train_samples=300, test_samples=40, classifier_epochs=1, scorer_epochs=1, text_hidden_size=32)
+        return cls(
+            train_samples=300,
+            test_samples=40,
+            classifier_epochs=1,
+            scorer_epochs=1,
+            text_hidden_size=32,
+            benchmark_samples=16,
+        )
 
 
 def _arguments(output_dir: Path, epochs: int, learning_rate: float, seed: int, progress: bool) -> TrainingArguments:
@@ -83,7 +93,32 @@ def _train(model, args, dataset, collator=None, scorer: bool = False, special_to
     model.eval()
 
 
-def _text_part(settings: DemoSettings, work: Path, runs: Path, seed: int, progress: bool) -> tuple[dict[str, Any], str]:
+def _benchmark(
+    model: AutoModelWithScorer,
+    train: Any,
+    test: Any,
+    evidence_column: str,
+    settings: DemoSettings,
+    output_dir: Path,
+    progress: bool,
+) -> BenchmarkResult:
+    """Every method on the held-out samples, with the pointing game on the planted evidence; report written."""
+    result = run_benchmark(
+        model,
+        test,
+        baseline_inputs=dataset_to_batch(model, train.select(range(20))),
+        num_samples=min(settings.benchmark_samples, len(test)),
+        evidence_column=evidence_column,
+        progress=progress,
+    )
+    result.metadata["dataset"] = f"planted evidence ({output_dir.name}), held-out split"
+    write_report(result, output_dir)
+    return result
+
+
+def _text_part(
+    settings: DemoSettings, work: Path, runs: Path, seed: int, progress: bool
+) -> tuple[dict[str, Any], str, BenchmarkResult]:
     tokenizer = build_word_tokenizer()
     train = planted_text_dataset(tokenizer, settings.train_samples, seed=seed)
     test = planted_text_dataset(tokenizer, settings.test_samples, seed=seed + 1)
@@ -128,12 +163,17 @@ def _text_part(settings: DemoSettings, work: Path, runs: Path, seed: int, progre
         tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][index][valid].tolist())
         label = config.id2label[int(out.logits[index].argmax())]
         sections.append(tokens_to_html(tokens, out.attributions[index][valid].tolist(), title=f"predicted: {label}"))
-    return results, "\n".join(sections)
+    logger.info("text: benchmarking the scorer against the baselines")
+    columns = ["input_ids", "attention_mask", "label", "evidence_position"]
+    benchmark = _benchmark(
+        model, train, test.select_columns(columns), "evidence_position", settings, work / "benchmark" / "text", progress
+    )
+    return results, "\n".join(sections), benchmark
 
 
 def _image_part(
     settings: DemoSettings, work: Path, runs: Path, seed: int, progress: bool
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], str, BenchmarkResult]:
     size = settings.image_size
     train = planted_image_dataset(settings.train_samples, seed=seed, size=size)
     test = planted_image_dataset(settings.test_samples, seed=seed + 1, size=size)
@@ -179,7 +219,36 @@ def _image_part(
         picture.resize((128, 128), resample=0).save(work / name)
         label = classifier.config.id2label[int(out.logits[index].argmax())]
         figures.append(f'<figure><img src="{name}" width="128"><figcaption>{html.escape(label)}</figcaption></figure>')
-    return results, "<div class='images'>" + "".join(figures) + "</div>"
+    logger.info("image: benchmarking the scorer against the baselines")
+    benchmark = _benchmark(
+        model,
+        train,
+        test.select_columns(["pixel_values", "label", "evidence"]),
+        "evidence",
+        settings,
+        work / "benchmark" / "image",
+        progress,
+    )
+    return results, "<div class='images'>" + "".join(figures) + "</div>", benchmark
+
+
+def _benchmark_html(part: str, result: BenchmarkResult) -> str:
+    """The benchmark table, the Pareto statement in words and the radar plot, for the page."""
+    front = result.pareto_front()
+    beaten_by = sorted({method for methods in front.beats_reference.values() for method in methods})
+    verdict = (
+        "no baseline is better than the scorer on a faithfulness and a clarity metric at once"
+        if not beaten_by
+        else "better than the scorer on a faithfulness and a clarity metric at once: " + ", ".join(beaten_by)
+    )
+    return (
+        f"<h2>{part.capitalize()}: the scorer against the Captum baselines ({len(result.sample_indices)} held-out "
+        "samples)</h2>"
+        + result.to_html()
+        + f"<p>Pareto front: {html.escape(', '.join(front.front) or 'empty')}; {html.escape(verdict)}. "
+        f'Per-sample values: <a href="benchmark/{part}/results.json">results.json</a>.</p>'
+        f'<img src="benchmark/{part}/radar.png" width="420">'
+    )
 
 
 def _summary_markdown(summary: dict[str, Any]) -> str:
@@ -196,11 +265,21 @@ def run_demo(output_dir: str | Path, *, quick: bool = False, seed: int = 0, prog
     work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     with tempfile.TemporaryDirectory() as runs:  # Trainer working folders; the checkpoints go to work/models
-        text_results, text_html = _text_part(settings, work, Path(runs), seed, progress)
-        image_results, image_html = _image_part(settings, work, Path(runs), seed, progress)
+        text_results, text_html, text_benchmark = _text_part(settings, work, Path(runs), seed, progress)
+        image_results, image_html, image_benchmark = _image_part(settings, work, Path(runs), seed, progress)
     summary = {"settings": asdict(settings), "text": text_results, "image": image_results}
+    benchmarks = {"text": text_benchmark, "image": image_benchmark}
+    summary["benchmark"] = {
+        part: {
+            method: {m: stats["mean"] for m, stats in metrics.items()} for method, metrics in result.summary().items()
+        }
+        for part, result in benchmarks.items()
+    }
     (work / "summary.json").write_text(json.dumps(summary, indent=2))
-    (work / "summary.md").write_text(_summary_markdown(summary))
+    (work / "summary.md").write_text(
+        _summary_markdown(summary)
+        + "".join(f"\n## Benchmark: {part}\n\n{result.to_markdown()}\n" for part, result in benchmarks.items())
+    )
     rows = "".join(
         f"<tr><td>{part}</td><td>{html.escape(name)}</td><td>{value:.3f}</td></tr>"
         for part in ("text", "image")
@@ -212,6 +291,7 @@ def run_demo(output_dir: str | Path, *, quick: bool = False, seed: int = 0, prog
             "feature (a sentiment word, a coloured square); scorers trained self-supervised against them. "
             "Each explanation below comes from the same forward pass as the prediction.</p>",
             f"<table><tr><th>part</th><th>measure</th><th>value</th></tr>{rows}</table>",
+            *(_benchmark_html(part, result) for part, result in benchmarks.items()),
             "<h2>Text: held-out sentences</h2>" + text_html,
             "<h2>Images: held-out images (scorer map over the input)</h2>" + image_html,
         ],
