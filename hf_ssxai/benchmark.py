@@ -392,6 +392,15 @@ def run_benchmark(
     sample_indices = draw_samples(len(dataset), num_samples, seed)
     rows_source = _formatted(model, dataset.select(sample_indices))
     has_labels = _has_class_labels(dataset)
+    if has_labels:
+        evaluated_labels = dataset.select(sample_indices)["label"]
+        num_labels = model.classifier.config.num_labels
+        if any(not 0 <= int(label) < num_labels for label in evaluated_labels):
+            raise InvalidInputError(
+                f"Labels must be class indices in [0, {num_labels}) for this classifier; the evaluated rows hold "
+                f"{sorted(set(map(int, evaluated_labels)))}. Map the dataset's labels to the classifier's "
+                "label2id, or leave the label column out (it only feeds the accuracy in the metadata)."
+            )
 
     chunks: dict[str, dict[str, list[torch.Tensor]]] = {name: {} for name in explainers}
     seconds, forwards = dict.fromkeys(explainers, 0.0), dict.fromkeys(explainers, 0)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
 MODALITIES = ("text", "image")
 TARGETS = ("label", "prediction", "distribution")
+#: keys every transformers config may carry (a saved config.json holds some of them)
+_GENERIC_CONFIG_KEYS = frozenset(PreTrainedConfig().to_dict()) | {"model_type"}
 
 
 @strict
@@ -60,7 +64,14 @@ class ScorerConfig(PreTrainedConfig):
     special_token_ids: list[int] | None = None
 
     def validate_choices(self) -> None:
-        """Refuse values that would only fail later, deep inside training."""
+        """Refuse values that would only fail later, deep inside training, and names that are no field."""
+        fields = {field.name for field in dataclasses.fields(self)}
+        allowed = fields | _GENERIC_CONFIG_KEYS
+        if unknown := sorted(name for name in vars(self) if not name.startswith("_") and name not in allowed):
+            raise ValueError(
+                f"ScorerConfig has no field {', '.join(map(repr, unknown))} (a typo, or a config written by a newer "
+                f"hf_ssxai?). Fields: {', '.join(sorted(fields))}."
+            )
         if self.modality is not None and self.modality not in MODALITIES:
             raise ValueError(f"ScorerConfig.modality must be one of {MODALITIES} or None, got {self.modality!r}.")
         if self.target not in TARGETS:

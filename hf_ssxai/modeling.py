@@ -15,6 +15,7 @@ Checkpoint layout (see ``docs/hub.md``)::
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch import nn
 from transformers import (
@@ -68,6 +70,12 @@ PROCESSOR_FILES = {
     "text": ("tokenizer_config.json", AutoTokenizer),
     "image": ("preprocessor_config.json", AutoImageProcessor),
 }
+
+
+def _names_a_local_path(name: str) -> bool:
+    """Whether a base-model name is a filesystem path (absolute, home- or dot-relative, or climbing with ``..``)
+    rather than a Hub repository id."""
+    return os.path.isabs(name) or name.startswith(("~", ".")) or "\\" in name or ".." in Path(name).parts
 
 
 @dataclass
@@ -327,6 +335,12 @@ class AutoModelWithScorer(nn.Module):
                 classifier = cls._load_classifier(source, config.modality, hub)
                 processor = cls._load_processor(source, config.modality, hub)
             elif config.base_model_name_or_path:
+                if not os.path.isdir(source) and _names_a_local_path(config.base_model_name_or_path):
+                    raise UnsafeCheckpointError(
+                        f"The Hub scorer {source} names a local path as its base classifier "
+                        f"({config.base_model_name_or_path!r}); a downloaded checkpoint may only name a Hub "
+                        "repository. Pass the classifier yourself: from_pretrained(repo, classifier=clf)."
+                    )
                 base_hub = {**hub_kwargs, "revision": config.base_model_revision}
                 classifier = cls._load_classifier(config.base_model_name_or_path, config.modality, base_hub)
                 processor = cls._load_processor(config.base_model_name_or_path, config.modality, base_hub)
@@ -360,7 +374,15 @@ class AutoModelWithScorer(nn.Module):
                 "scorer to a plain classifier use AutoModelWithScorer.from_classifier(classifier)."
             )
         try:
+            raw = json.loads(Path(config_file).read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and "auto_map" in raw:
+                raise UnsafeCheckpointError(
+                    f"Scorer config {config_file} asks for custom code (auto_map); a scorer is built only from "
+                    "hf_ssxai's own classes and no code from a checkpoint is ever run. Remove auto_map."
+                )
             config = ScorerConfig.from_json_file(config_file)
+        except UnsafeCheckpointError:
+            raise
         except Exception as error:  # JSON syntax or strict field validation: both mean a bad file
             raise CheckpointError(f"Invalid scorer config {config_file}: {error}") from error
         if config.modality is None or config.classifier_hidden_sizes is None:
@@ -389,6 +411,11 @@ class AutoModelWithScorer(nn.Module):
                     "remote code. Use a classifier architecture that transformers ships."
                 ) from error
             raise
+        except (OSError, SafetensorError) as error:  # unreadable config.json, truncated weights, ...
+            raise CheckpointError(
+                f"Cannot load the classifier at {source}: {error}. The files are incomplete or corrupted; save or "
+                "download the checkpoint again."
+            ) from error
 
     @staticmethod
     def _load_processor(source: str, modality: str, hub: dict[str, Any]) -> Any:

@@ -3,10 +3,12 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import huggingface_hub  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
+import hf_ssxai.checkpoint  # noqa: E402
 from hf_ssxai.data.synthetic import build_word_tokenizer, planted_text_dataset  # noqa: E402
 
 torch.set_num_threads(2)
@@ -112,3 +114,24 @@ def text_recipe(word_tokenizer, tmp_path):
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
     return path
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache in offline mode; records every hf_hub_download that hf_ssxai makes."""
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    # huggingface_hub reads both variables once, at import: set the constants its functions consult
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    downloads = []
+    real_download = hf_ssxai.checkpoint.hf_hub_download
+
+    def recording_download(repo_id, filename, **kwargs):
+        downloads.append((repo_id, filename, kwargs.get("revision")))
+        return real_download(repo_id, filename, **kwargs)
+
+    monkeypatch.setattr(hf_ssxai.checkpoint, "hf_hub_download", recording_download)
+    return cache, downloads

@@ -1,11 +1,9 @@
 """Hub checkpoints offline: loading by repo id from a pre-filled cache, uploads checked at the HfApi boundary."""
 
-import huggingface_hub
 import pytest
 import torch
 from huggingface_hub import ModelCard
 
-import hf_ssxai.checkpoint
 from hf_ssxai import AutoModelWithScorer, CheckpointError, FingerprintMismatchError
 from hf_ssxai.checkpoint import PICKLE_WEIGHTS_NAMES
 from hf_ssxai.model_card import render_model_card
@@ -27,27 +25,6 @@ def text_model(word_tokenizer):
 @pytest.fixture
 def batch(word_tokenizer):
     return dict(word_tokenizer(["the movie was great", "awful"], padding=True, return_tensors="pt"))
-
-
-@pytest.fixture
-def hub_cache(tmp_path, monkeypatch):
-    """An empty Hugging Face cache in offline mode; records every hf_hub_download that hf_ssxai makes."""
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    # huggingface_hub reads both variables once, at import: set the constants its functions consult
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    downloads = []
-    real_download = hf_ssxai.checkpoint.hf_hub_download
-
-    def recording_download(repo_id, filename, **kwargs):
-        downloads.append((repo_id, filename, kwargs.get("revision")))
-        return real_download(repo_id, filename, **kwargs)
-
-    monkeypatch.setattr(hf_ssxai.checkpoint, "hf_hub_download", recording_download)
-    return cache, downloads
 
 
 def _outputs(model, batch):

@@ -5,7 +5,8 @@ Every function takes attributions ``[B, *features]`` and a boolean ``feature_mas
 Features that are not valid never count. Map metrics first make every map comparable with
 :func:`normalize_attributions` (absolute value, then min-max to [0, 1] over the sample's valid features),
 so learned and gradient maps are measured on the same scale. No function returns NaN for finite inputs: the value
-of degenerate maps (constant, all zero, no valid feature) is stated in each docstring.
+of degenerate maps (constant, all zero, no valid feature) is stated in each docstring. NaN or Inf in a map's valid
+features or in probabilities, and masks of another shape than the map, raise :class:`InvalidInputError`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+
+from ..errors import InvalidInputError
 
 #: Multiplier of the integer hash behind the seeded tie-breaking keys (Mueller's 32-bit hash).
 _HASH_MULTIPLIER = 0x45D9F3B
@@ -22,11 +25,32 @@ _UINT32 = 0xFFFFFFFF
 def _flatten(attributions: torch.Tensor, feature_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``[B, *features]`` -> ``[B, F]`` (float and bool), checking the shapes agree."""
     if attributions.shape != feature_mask.shape or attributions.dim() < 2:
-        raise ValueError(
+        raise InvalidInputError(
             f"attributions {tuple(attributions.shape)} and feature_mask {tuple(feature_mask.shape)} must have the "
             "same shape [batch, *features]."
         )
-    return attributions.flatten(1).float(), feature_mask.flatten(1).bool()
+    values, mask = attributions.flatten(1).float(), feature_mask.flatten(1).bool()
+    if not torch.isfinite(values[mask]).all():
+        raise InvalidInputError(
+            "attributions contain NaN or Inf on valid features: the explainer failed on these samples (check "
+            "its inputs, or run it in float32); no metric of such a map is meaningful."
+        )
+    return values, mask
+
+
+def _check_like(name: str, tensor: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
+    """``tensor`` flattened to ``[B, F]`` bool after checking it has the shape of ``feature_mask``."""
+    if tensor.shape != feature_mask.shape:
+        raise InvalidInputError(
+            f"{name} {tuple(tensor.shape)} must have the shape of feature_mask {tuple(feature_mask.shape)}: one "
+            "value per feature of each sample."
+        )
+    return tensor.flatten(1).bool()
+
+
+def _check_finite(name: str, values: torch.Tensor) -> None:
+    if not torch.isfinite(values).all():
+        raise InvalidInputError(f"{name} contains NaN or Inf; compute it from finite classifier outputs.")
 
 
 def _valid_count(mask: torch.Tensor) -> torch.Tensor:
@@ -124,6 +148,8 @@ def average_drop(
     of the class predicted on the full input, ``p_masked`` that of the same class on ``x * S``, with S the
     normalized map. Range [0, 1]. Inputs ``[B]``.
     """
+    _check_finite("full_probability", full_probability)
+    _check_finite("masked_probability", masked_probability)
     drop = (full_probability - masked_probability).clamp_min(0.0)
     if not relative:
         return drop
@@ -137,7 +163,10 @@ def auc(curve: torch.Tensor) -> torch.Tensor:
     falls as soon as the top features go); for an insertion curve higher is better.
     """
     if curve.dim() != 2 or curve.shape[1] < 2:
-        raise ValueError(f"curve must have shape [batch, points] with at least 2 points, got {tuple(curve.shape)}.")
+        raise InvalidInputError(
+            f"curve must have shape [batch, points] with at least 2 points, got {tuple(curve.shape)}."
+        )
+    _check_finite("curve", curve)
     curve = curve.float()
     return (curve.sum(dim=1) - (curve[:, 0] + curve[:, -1]) / 2) / (curve.shape[1] - 1)
 
@@ -177,8 +206,9 @@ def pointing_game(attributions: torch.Tensor, evidence_mask: torch.Tensor, featu
     (so a constant map scores the evidence's share of the features, chance level, not a free hit).
     No tolerance margin around the evidence. A sample without valid evidence features gives 0.
     """
+    evidence = _check_like("evidence_mask", evidence_mask, feature_mask)
     values, mask = _flatten(normalize_attributions(attributions, feature_mask), feature_mask)
-    evidence = evidence_mask.flatten(1).bool() & mask
+    evidence = evidence & mask
     peak = values.masked_fill(~mask, -1.0).amax(dim=1, keepdim=True)
     at_peak = mask & (values == peak)
     hits = (at_peak & evidence).sum(dim=1).float() / _nonzero(at_peak.sum(dim=1).float())
@@ -205,8 +235,9 @@ def rationale_overlap(
     number of valid features. Ties are broken by :func:`feature_ranks`. Higher is better; range [0, 1].
     A sample whose top-k set and rationale are both empty gives 0 for both.
     """
+    rationale = _check_like("rationale_mask", rationale_mask, feature_mask)
     _, mask = _flatten(attributions, feature_mask)
-    rationale = rationale_mask.flatten(1).bool() & mask
+    rationale = rationale & mask
     rationale_size = rationale.sum(dim=1)
     k = rationale_size if top_k is None else torch.full_like(rationale_size, top_k)
     k = torch.minimum(k, mask.sum(dim=1)).unsqueeze(1)

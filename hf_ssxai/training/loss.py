@@ -16,7 +16,7 @@ import torch
 from torch.nn import functional as F
 from transformers.utils import ModelOutput
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NonFiniteLossError
 
 
 @dataclass
@@ -74,6 +74,28 @@ def task_losses(
     return F.cross_entropy(logits, labels.long(), reduction="none")
 
 
+def _check_loss_inputs(
+    masked_logits: torch.Tensor, full_logits: torch.Tensor, scores: torch.Tensor, feature_mask: torch.Tensor
+) -> None:
+    """Shapes that fit together and finite values, so that the loss is never silently NaN."""
+    if scores.shape != feature_mask.shape or scores.dim() < 2:
+        raise InvalidInputError(
+            f"scores {tuple(scores.shape)} and feature_mask {tuple(feature_mask.shape)} must have the same shape "
+            "[batch, *features]."
+        )
+    if masked_logits.shape != full_logits.shape or masked_logits.dim() != 2 or len(masked_logits) != len(scores):
+        raise InvalidInputError(
+            f"masked_logits {tuple(masked_logits.shape)} and full_logits {tuple(full_logits.shape)} must both be "
+            f"[batch, classes] with the batch of scores ({len(scores)})."
+        )
+    for name, tensor in (("masked_logits", masked_logits), ("full_logits", full_logits), ("scores", scores)):
+        if not torch.isfinite(tensor.detach()).all():
+            raise NonFiniteLossError(
+                f"{name} contain NaN or Inf, so the scorer loss would be NaN. Check the inputs for NaN/Inf, lower "
+                "the learning rate, or train in float32 instead of half precision."
+            )
+
+
 def scorer_loss(
     masked_logits: torch.Tensor,
     full_logits: torch.Tensor,
@@ -95,6 +117,7 @@ def scorer_loss(
         feature_mask: which features are valid (same shape as ``scores``).
         labels: dataset labels; needed for ``target="label"``.
     """
+    _check_loss_inputs(masked_logits, full_logits, scores, feature_mask)
     task_masked = task_losses(masked_logits, full_logits, labels, target)
     task_full = task_losses(full_logits, full_logits, labels, target).detach()
     delta = task_masked.detach() - task_full

@@ -8,7 +8,10 @@ loss is computed, what is logged, what evaluation reports, and how a checkpoint 
 from __future__ import annotations
 
 import inspect
+import json
+import logging
 import os
+import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -16,12 +19,17 @@ import numpy as np
 import torch
 from torch import nn
 from transformers import EvalPrediction, Trainer
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..checkpoint import SAFE_WEIGHTS_NAME, SCORER_SUBFOLDER, load_safetensors
 from ..errors import CheckpointError, NonFiniteLossError
 
 if TYPE_CHECKING:  # modeling imports training.loss, so the runtime import happens in __init__
     from ..modeling import AutoModelWithScorer
+
+logger = logging.getLogger(__name__)
+#: the file the Trainer writes last into a checkpoint: a checkpoint without a readable one is incomplete
+TRAINER_STATE_NAME = "trainer_state.json"
 
 #: per-sample loss terms logged during training (averaged over the logging interval)
 LOGGED_TERMS = ("task_loss", "delta", "gamma", "mean_score", "binariness")
@@ -45,6 +53,43 @@ def masked_prediction_metrics(eval_prediction: EvalPrediction) -> dict[str, floa
         metrics["accuracy"] = float(np.mean(column["prediction"] == labels))
     metrics.update({name: float(np.mean(column[name])) for name in LOGGED_TERMS})
     return metrics
+
+
+def checkpoint_problem(folder: str | os.PathLike) -> str | None:
+    """Why ``folder`` is not a complete ScorerTrainer checkpoint, or None when it is.
+
+    The Trainer writes the model first and ``trainer_state.json`` last, so a save that was killed midway
+    leaves a folder without a readable state file (or without readable scorer weights).
+    """
+    state = os.path.join(folder, TRAINER_STATE_NAME)
+    weights = os.path.join(folder, SCORER_SUBFOLDER, SAFE_WEIGHTS_NAME)
+    try:
+        with open(state, encoding="utf-8") as handle:
+            json.load(handle)
+    except (OSError, ValueError):
+        return f"{TRAINER_STATE_NAME} is missing or unreadable (the save was interrupted)"
+    try:
+        load_safetensors(weights)
+    except CheckpointError:
+        return f"{SCORER_SUBFOLDER}/{SAFE_WEIGHTS_NAME} is missing or unreadable"
+    return None
+
+
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The newest ``checkpoint-N`` in ``output_dir`` that :func:`checkpoint_problem` accepts; incomplete newer ones
+    are skipped with a warning (and left on disk for inspection)."""
+    pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+    found = sorted(
+        (int(match.group(1)), entry.path)
+        for entry in (os.scandir(output_dir) if os.path.isdir(output_dir) else [])
+        if entry.is_dir() and (match := pattern.match(entry.name))
+    )
+    for _, path in reversed(found):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        logger.warning("Skipping %s: %s.", path, problem)
+    return None
 
 
 class ScorerTrainer(Trainer):
@@ -87,7 +132,13 @@ class ScorerTrainer(Trainer):
         return_outputs: bool = False,
         num_items_in_batch: Any = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
-        outputs = model(**inputs, return_loss=True)
+        try:
+            outputs = model(**inputs, return_loss=True)
+        except NonFiniteLossError as error:
+            raise NonFiniteLossError(
+                f"At step {self.state.global_step + 1}: {error} Training stopped here; checkpoints already saved "
+                "are untouched."
+            ) from error
         loss = outputs.loss
         if not torch.isfinite(loss):
             terms = outputs.loss_terms
@@ -138,6 +189,23 @@ class ScorerTrainer(Trainer):
         return loss, stats, labels
 
     # ------------------------------------------------------------------ checkpoints
+    def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any) -> Any:
+        """``Trainer.train``; ``resume_from_checkpoint=True`` resumes from the newest *complete* checkpoint, so a
+        save killed midway costs the steps since the previous one, never the run."""
+        if resume_from_checkpoint is True:
+            resume_from_checkpoint = last_complete_checkpoint(self.args.output_dir)
+            if resume_from_checkpoint is None:
+                raise CheckpointError(
+                    f"No complete checkpoint in {self.args.output_dir} to resume from; start without "
+                    "resume_from_checkpoint."
+                )
+        elif resume_from_checkpoint and (problem := checkpoint_problem(resume_from_checkpoint)) is not None:
+            raise CheckpointError(
+                f"Cannot resume from {resume_from_checkpoint}: {problem}. Resume from an earlier checkpoint, "
+                "or pass resume_from_checkpoint=True to pick the newest complete one."
+            )
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         """Write the checkpoint layout of :meth:`AutoModelWithScorer.save_pretrained` (safetensors only)."""
         output_dir = output_dir if output_dir is not None else self.args.output_dir
@@ -161,4 +229,10 @@ class ScorerTrainer(Trainer):
         self._load_from_checkpoint(self.state.best_model_checkpoint)
 
 
-__all__ = ["LOGGED_TERMS", "ScorerTrainer", "masked_prediction_metrics"]
+__all__ = [
+    "LOGGED_TERMS",
+    "ScorerTrainer",
+    "checkpoint_problem",
+    "last_complete_checkpoint",
+    "masked_prediction_metrics",
+]
