@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import huggingface_hub
 import torch
-from huggingface_hub import hf_hub_download
+from huggingface_hub import HfApi, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HFValidationError,
@@ -72,10 +73,24 @@ def resolve_file(
         ) from error
 
 
+def file_present(path_or_repo: str | os.PathLike, filename: str, *, revision: str | None = None, **hub_kwargs) -> bool:
+    """Whether ``filename`` exists in a folder or a Hub repo, without downloading it (offline: the cache knows)."""
+    if os.path.isdir(path_or_repo):
+        return os.path.isfile(os.path.join(path_or_repo, filename))
+    cached = try_to_load_from_cache(
+        str(path_or_repo), filename, revision=revision, cache_dir=hub_kwargs.get("cache_dir")
+    )
+    if isinstance(cached, str):
+        return True
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        return False
+    return HfApi(token=hub_kwargs.get("token")).file_exists(str(path_or_repo), filename, revision=revision)
+
+
 def refuse_pickles(path_or_repo: str | os.PathLike, subfolder: str, **hub_kwargs) -> None:
-    """Raise a clear error when a folder offers only pickle weights (which we never load)."""
+    """Raise a clear error when a folder offers only pickle weights (which we never download, let alone load)."""
     for name in PICKLE_WEIGHTS_NAMES:
-        if resolve_file(path_or_repo, f"{subfolder}/{name}" if subfolder else name, **hub_kwargs):
+        if file_present(path_or_repo, f"{subfolder}/{name}" if subfolder else name, **hub_kwargs):
             raise UnsafeCheckpointError(
                 f"{path_or_repo}/{subfolder} holds only pickle weights ({name}); hf_ssxai loads safetensors "
                 "only, because unpickling can run arbitrary code. Re-save the weights with safetensors."

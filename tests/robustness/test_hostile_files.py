@@ -111,3 +111,15 @@ def test_reports_escape_method_names_tokens_and_titles():
     assert "<script>" not in table and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in table
     page = html_page([tokens_to_html([hostile, "it's"], [1.0, 0.5], title=hostile)], title=hostile)
     assert "<script>" not in page and "it&#x27;s" in page
+
+
+def test_a_hub_repo_offering_only_pickles_is_refused_before_anything_is_unpickled(saved, hub_cache, tmp_path):
+    cache, downloads = hub_cache
+    folder = tmp_path / "pickled"
+    shutil.copytree(saved, folder)
+    for weights in (folder / "model.safetensors", folder / "scorer" / "model.safetensors"):
+        weights.rename(weights.with_name("pytorch_model.bin"))
+    cache_repo(cache, "someone/pickled", folder, commit_hash("pickled"))
+    with pytest.raises(UnsafeCheckpointError, match="pickle"):
+        AutoModelWithScorer.from_pretrained("someone/pickled")
+    assert not [name for _, name, _ in downloads if name.endswith(".bin")]  # not even fetched
