@@ -52,7 +52,26 @@ VARIANTS = {
     "target = prediction": {"target": "prediction"},
     "target = distribution": {"target": "distribution"},
 }
+#: levers tried to move the scorer towards the Pareto front: (ScorerConfig changes, TrainingArguments changes)
+LEVERS = {
+    "wider scorer (2x hidden size)": ({"hidden_size": "2x"}, {}),
+    "deeper scorer (+2 layers)": ({"num_hidden_layers": "+2"}, {}),
+    "3x training": ({}, {"num_train_epochs": "3x"}),
+}
 METRICS = ("average_drop", "deletion_auc", "insertion_auc", "complexity", "sparsity")
+
+
+def _scaled(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` applied; "2x"/"3x" multiply and "+2" adds to the base value."""
+    result = dict(base)
+    for key, change in changes.items():
+        if isinstance(change, str) and change.endswith("x"):
+            result[key] = type(base[key])(base[key] * int(change[:-1]))
+        elif isinstance(change, str) and change.startswith("+"):
+            result[key] = base[key] + int(change[1:])
+        else:
+            result[key] = change
+    return result
 
 
 def main() -> None:
@@ -62,7 +81,11 @@ def main() -> None:
     parser.add_argument("--output-dir", required=True)
     parser.add_argument("--train-samples", type=int, default=4000)
     parser.add_argument("--eval-samples", type=int, default=500)
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of the variants")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"comma-separated variants (default: the ablation); also: {', '.join(LEVERS)}",
+    )
     args = parser.parse_args()
     config = yaml.safe_load(Path(args.config).read_text())
     text = config["modality"] == "text"
@@ -79,10 +102,14 @@ def main() -> None:
     rows = {}
     for name in args.variants.split(","):
         torch.manual_seed(0)
-        options = {**config.get("scorer", {}), **VARIANTS[name]}
+        scorer_changes, training_changes = LEVERS[name] if name in LEVERS else (VARIANTS[name], {})
+        defaults = {**ScorerConfig().to_dict(), **config.get("scorer", {})}
+        options = {key: value for key, value in _scaled(defaults, scorer_changes).items() if key in scorer_changes}
+        options = {**config.get("scorer", {}), **options}
+        settings = _scaled({"num_train_epochs": 1, **config["scorer_training"]}, training_changes)
         classifier = auto_model.from_pretrained(args.classifier, dtype=torch.float32)
         with tempfile.TemporaryDirectory() as folder:
-            training = TrainingArguments(folder, **{**config["scorer_training"], "logging_strategy": "no"})
+            training = TrainingArguments(folder, **{**settings, "logging_strategy": "no"})
             model = train_scorer(classifier, processor, ScorerConfig(**options), training, train).model
         result = run_benchmark(model, evaluation, methods=["scorer"])
         summary = result.summary()["scorer"]
