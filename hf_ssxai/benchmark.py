@@ -8,7 +8,7 @@
     result.to_json("results.json")
     result.radar("radar.png")
 
-Fairness rules (``docs/benchmark.md``): every method explains the same samples in the same batches, for the same
+Fairness rules (``docs/benchmarks.md``): every method explains the same samples in the same batches, for the same
 target (the classifier's prediction, computed once per batch); its maps are measured on the same feature units under
 the same valid-feature mask (padding and special tokens excluded; checked batch by batch); the perturbation engine
 removes features of every method's map the same way, with the same tie-breaking seed.
