@@ -1,4 +1,4 @@
-"""Model cards: the ``README.md`` uploaded with a checkpoint, rendered from ``hf_ssxai/templates/scorer_card.md``.
+"""Model cards: the ``README.md`` uploaded with a checkpoint, rendered from ``hf_ssxai/model_cards/scorer_card.md``.
 
 The template is a :class:`string.Template` (``$name`` placeholders). The card holds Hub metadata (YAML front
 matter), what the scorer is, how it was trained, its benchmark table when one is given, its limits and a usage
@@ -186,7 +186,7 @@ def render_model_card(
         else "The classifier at the root is saved as transformers saves it, so it also loads without hf_ssxai: "
         f'`{texts["auto_class"]}.from_pretrained("{repo_id}")`.'
     )
-    template = Template((resources.files("hf_ssxai") / "templates" / TEMPLATE_NAME).read_text(encoding="utf-8"))
+    template = Template((resources.files("hf_ssxai") / "model_cards" / TEMPLATE_NAME).read_text(encoding="utf-8"))
     return template.substitute(
         metadata=_metadata(model, scorer_only, training_info),
         title=repo_id,
