@@ -15,7 +15,7 @@ from .errors import (
     UnsafeCheckpointError,
     UnsupportedClassifierError,
 )
-from .explainers import EXPLAINER_NAMES, count_forwards, get_explainer
+from .explainers import EXPLAINER_NAMES, ClassDistribution, count_forwards, get_explainer
 from .modeling import AutoModelWithScorer, ScorerModelOutput
 from .pipelines import ExplanationPipeline, pipeline
 from .training import ScorerTrainer, scorer_loss
@@ -23,6 +23,7 @@ from .training import ScorerTrainer, scorer_loss
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClassDistribution",
     "EXPLAINER_NAMES",
     "AutoModelWithScorer",
     "BenchmarkResult",

@@ -26,6 +26,7 @@ from .captum_methods import (
     IntegratedGradients,
     Saliency,
 )
+from .class_distribution import ClassDistribution
 from .cost import ForwardCount, count_forwards
 from .guided import GuidedBackprop, guided_activations
 from .scorer import ScorerExplainer
@@ -64,6 +65,7 @@ __all__ = [
     "AttributionOutput",
     "BaselineSetExplainer",
     "CaptumExplainer",
+    "ClassDistribution",
     "DeepLift",
     "DeepLiftShap",
     "Explainer",
