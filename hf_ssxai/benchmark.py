@@ -823,7 +823,8 @@ def benchmark_from_pretrained(
 
     The SHAP methods' ``baseline_samples`` are drawn at random (``seed``) from the ``train`` split when there is one
     and it is not the evaluated split; otherwise they are the first rows of the evaluated split, which are then left
-    out of the evaluation. ``metadata["baselines"]`` says which. ``sample_indices`` are rows of the evaluated split.
+    out of the evaluation, whichever methods run (so runs of different methods evaluate the same rows).
+    ``metadata["baselines"]`` says which. ``sample_indices`` are rows of the evaluated split.
     ``label_column`` defaults to ``label`` when the split has one; text and image columns to ``text`` and ``image``.
     """
     if not methods or any(name not in EXPLAINER_NAMES for name in methods):
@@ -843,20 +844,22 @@ def benchmark_from_pretrained(
             model, rows, column[kind] or kind, label_column=label_column, evidence_column=evidence_column
         )
 
-    baseline_inputs, first, baselines = None, 0, "none (no SHAP method benchmarked)"
+    # Where baselines would come from is settled whatever the methods, so that runs of different method sets
+    # (e.g. in parallel processes) evaluate the same rows.
+    if "train" in splits and split != "train":
+        pool, rows, first = splits["train"], draw_samples(len(splits["train"]), baseline_samples, seed), 0
+        source = f"{len(rows)} rows of the train split drawn at random (seed {seed})"
+    else:
+        if len(evaluated) <= baseline_samples:
+            raise InvalidInputError(
+                f"The {split} split has {len(evaluated)} rows: too few to keep {baseline_samples} rows apart as "
+                "baseline samples and still evaluate; lower --baseline-samples."
+            )
+        pool, rows, first = evaluated, list(range(baseline_samples)), baseline_samples
+        source = f"the first {baseline_samples} rows of the {split} split (no train split), not evaluated"
+    baseline_inputs, baselines = None, f"none (no SHAP method benchmarked; reserved: {source})"
     if any(_needs_baselines(name) for name in methods):
-        if "train" in splits and split != "train":
-            pool, rows = splits["train"], draw_samples(len(splits["train"]), baseline_samples, seed)
-            baselines = f"{len(rows)} rows of the train split drawn at random (seed {seed})"
-        else:
-            if len(evaluated) <= baseline_samples:
-                raise InvalidInputError(
-                    f"The {split} split has {len(evaluated)} rows: too few to take {baseline_samples} baseline "
-                    "samples from it and still evaluate; lower --baseline-samples."
-                )
-            pool, rows, first = evaluated, list(range(baseline_samples)), baseline_samples
-            baselines = f"the first {baseline_samples} rows of the {split} split (no train split), not evaluated"
-        baseline_inputs = dataset_to_batch(model, prepare(pool.select(rows)))
+        baseline_inputs, baselines = dataset_to_batch(model, prepare(pool.select(rows))), source
     indices = [first + index for index in draw_samples(len(evaluated) - first, num_samples, seed)]
     result = run_benchmark(
         model,

@@ -337,6 +337,12 @@ def test_cli_single_file_baselines_and_errors(checkpoint_and_csv, tmp_path, caps
     results = json.loads((out / "results.json").read_text())
     assert "first 4 rows of the test split" in results["metadata"]["baselines"]
     assert min(results["sample_indices"]) >= 4  # baseline rows are not evaluated
+    # a run without SHAP methods keeps the same rows apart, so split runs can be merged
+    assert main([*base, "--methods", "saliency", "--num-samples", "6", "--baseline-samples", "4",
+                 "--output-dir", str(tmp_path / "other"), "--quiet"]) == 0  # fmt: skip
+    other = json.loads((tmp_path / "other" / "results.json").read_text())
+    assert other["sample_indices"] == results["sample_indices"]
+    assert other["metadata"]["baselines"].startswith("none (no SHAP method benchmarked; reserved: the first 4")
     capsys.readouterr()
 
     assert main([*base, "--text-column", "sentence", "--output-dir", str(out), "--quiet"]) == 1
