@@ -17,8 +17,8 @@ CONSTANT_RANGE = 1e-6
 def masked_min_max(values: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """Rescale each sample to [0, 1] over its valid features.
 
-    A map that is constant over its valid features (or has none) has no range to rescale; it is
-    returned clamped to [0, 1] instead of dividing by zero, so no NaN can appear.
+    A map that is constant over its valid features (or has none) has no range to rescale; it comes out as
+    zeros (with gradient 1 through each score) instead of dividing by zero, so no NaN can appear.
     """
     flat = values.flatten(1)
     mask = feature_mask.flatten(1)
