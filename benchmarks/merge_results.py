@@ -24,6 +24,10 @@ def merge(results: list[BenchmarkResult]) -> BenchmarkResult:
             raise ValueError(f"Methods measured twice: {sorted(set(other.values) & set(first.values))}.")
     methods = [method for result in results for method in result.values]
     metadata = {**first.metadata, "methods": methods, "merged_runs": len(results)}
+    for result in results:  # the baselines actually used, from the run of the SHAP methods
+        if not str(result.metadata.get("baselines", "none")).startswith("none"):
+            metadata["baselines"] = result.metadata["baselines"]
+            metadata["baseline_samples"] = result.metadata["baseline_samples"]
     return BenchmarkResult(
         values={method: values for result in results for method, values in result.values.items()},
         cost={method: cost for result in results for method, cost in result.cost.items()},

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -180,15 +179,20 @@ def memory_probe(kind: str, modality: str, size: int, batch: int, device: str) -
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-    else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    else:  # reset the kernel's peak-RSS mark (VmHWM) to the current RSS, so loading the model does not count
+        Path("/proc/self/clear_refs").write_text("5")
+        base = _proc_status_bytes("VmRSS")
     training_step_seconds(kind, model, inputs, device, 2)
-    peak = (
-        torch.cuda.max_memory_allocated()
-        if device == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    )
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else _proc_status_bytes("VmHWM")
     return (peak - base) / 2**20
+
+
+def _proc_status_bytes(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (Linux), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def peak_memory_mb(kind: str, modality: str, size: int, batch: int, device: str) -> float:
@@ -212,6 +216,10 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the scorer (a lever)")
     parser.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"], help="attention kernels (a lever)")
     parser.add_argument("--markdown", metavar="JSON", help="only print the tables of an earlier run's JSON")
+    parser.add_argument(
+        "--inputs", default="text_64,text_128,image_32,image_224", help="overhead/baselines cases to run"
+    )
+    parser.add_argument("--output", type=Path, help="JSON to write (default: results/performance_<device>.json)")
     parser.add_argument(
         "--memory-probe", nargs=4, metavar=("KIND", "MODALITY", "SIZE", "BATCH"), help=argparse.SUPPRESS
     )
@@ -237,10 +245,11 @@ def main() -> None:
         "compiled_scorer": args.compile,
         "attention": args.attention,
     }
+    wanted = args.inputs.split(",")
     cases = {"text": [64, 128], "image": [32, 224]}
     if "overhead" in sections or "baselines" in sections:
         for modality, sizes in cases.items():
-            for size in sizes:
+            for size in [size for size in sizes if f"{modality}_{size}" in wanted]:
                 model, inputs = setup(modality, size, args.batch, device, dtype)
                 make = text_inputs if modality == "text" else image_inputs
                 key = f"{modality}_{size}"
@@ -292,7 +301,7 @@ def main() -> None:
             print(modality, "training", report["training"][f"{modality}_{size}"], flush=True)
     RESULTS.mkdir(exist_ok=True)
     suffix = ("_compiled" if args.compile else "") + ("_eager" if args.attention == "eager" else "")
-    (RESULTS / f"performance_{device}{suffix}.json").write_text(json.dumps(report, indent=2))
+    (args.output or RESULTS / f"performance_{device}{suffix}.json").write_text(json.dumps(report, indent=2))
     print(to_markdown(report))
 
 
