@@ -849,14 +849,16 @@ def benchmark_from_pretrained(
     if "train" in splits and split != "train":
         pool, rows, first = splits["train"], draw_samples(len(splits["train"]), baseline_samples, seed), 0
         source = f"{len(rows)} rows of the train split drawn at random (seed {seed})"
-    else:
-        if len(evaluated) <= baseline_samples:
-            raise InvalidInputError(
-                f"The {split} split has {len(evaluated)} rows: too few to keep {baseline_samples} rows apart as "
-                "baseline samples and still evaluate; lower --baseline-samples."
-            )
+    elif len(evaluated) > baseline_samples:
         pool, rows, first = evaluated, list(range(baseline_samples)), baseline_samples
         source = f"the first {baseline_samples} rows of the {split} split (no train split), not evaluated"
+    elif any(_needs_baselines(name) for name in methods):
+        raise InvalidInputError(
+            f"The {split} split has {len(evaluated)} rows: too few to keep {baseline_samples} rows apart as "
+            "baseline samples and still evaluate; lower --baseline-samples."
+        )
+    else:  # too small to keep rows apart, and no method needs them
+        pool, rows, first, source = evaluated, [], 0, f"none (the {split} split is too small to keep rows apart)"
     baseline_inputs, baselines = None, f"none (no SHAP method benchmarked; reserved: {source})"
     if any(_needs_baselines(name) for name in methods):
         baseline_inputs, baselines = dataset_to_batch(model, prepare(pool.select(rows))), source
