@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import torch
-import yaml
 from transformers import (
     AutoImageProcessor,
     AutoModelForImageClassification,
@@ -31,6 +30,7 @@ from hf_ssxai.benchmark import METRICS as MEASURES
 from hf_ssxai.data.loading import DataSpec, load_splits
 from hf_ssxai.data.preprocess import preprocess
 from hf_ssxai.training.phases import train_scorer
+from hf_ssxai.training.recipe import load_recipe
 
 OFF = False
 VARIANTS = {
@@ -52,26 +52,18 @@ VARIANTS = {
     "target = prediction": {"target": "prediction"},
     "target = distribution": {"target": "distribution"},
 }
-#: levers tried to move the scorer towards the Pareto front: (ScorerConfig changes, TrainingArguments changes)
+#: levers tried to move the scorer towards the Pareto front: (scorer options, training settings) -> changed copies
 LEVERS = {
-    "wider scorer (2x hidden size)": ({"hidden_size": "2x"}, {}),
-    "deeper scorer (+2 layers)": ({"num_hidden_layers": "+2"}, {}),
-    "3x training": ({}, {"num_train_epochs": "3x"}),
+    "wider scorer (2x hidden size)": lambda scorer, training: (
+        {**scorer, "hidden_size": 2 * ScorerConfig(**scorer).hidden_size},
+        training,
+    ),
+    "3x training": lambda scorer, training: (
+        scorer,
+        {**training, "num_train_epochs": 3 * training["num_train_epochs"]},
+    ),
 }
 METRICS = ("average_drop", "deletion_auc", "insertion_auc", "complexity", "sparsity")
-
-
-def _scaled(base: dict, changes: dict) -> dict:
-    """``base`` with ``changes`` applied; "2x"/"3x" multiply and "+2" adds to the base value."""
-    result = dict(base)
-    for key, change in changes.items():
-        if isinstance(change, str) and change.endswith("x"):
-            result[key] = type(base[key])(base[key] * int(change[:-1]))
-        elif isinstance(change, str) and change.startswith("+"):
-            result[key] = base[key] + int(change[1:])
-        else:
-            result[key] = change
-    return result
 
 
 def main() -> None:
@@ -87,7 +79,7 @@ def main() -> None:
         help=f"comma-separated variants (default: the ablation); also: {', '.join(LEVERS)}",
     )
     args = parser.parse_args()
-    config = yaml.safe_load(Path(args.config).read_text())
+    config = load_recipe(args.config)
     text = config["modality"] == "text"
     auto_model = AutoModelForSequenceClassification if text else AutoModelForImageClassification
     processor = (AutoTokenizer if text else AutoImageProcessor).from_pretrained(args.classifier)
@@ -102,11 +94,11 @@ def main() -> None:
     rows = {}
     for name in args.variants.split(","):
         torch.manual_seed(0)
-        scorer_changes, training_changes = LEVERS[name] if name in LEVERS else (VARIANTS[name], {})
-        defaults = {**ScorerConfig().to_dict(), **config.get("scorer", {})}
-        options = {key: value for key, value in _scaled(defaults, scorer_changes).items() if key in scorer_changes}
-        options = {**config.get("scorer", {}), **options}
-        settings = _scaled({"num_train_epochs": 1, **config["scorer_training"]}, training_changes)
+        scorer, settings = dict(config.get("scorer", {})), {"num_train_epochs": 1, **config["scorer_training"]}
+        if name in LEVERS:
+            options, settings = LEVERS[name](scorer, settings)
+        else:
+            options = {**scorer, **VARIANTS[name]}
         classifier = auto_model.from_pretrained(args.classifier, dtype=torch.float32)
         with tempfile.TemporaryDirectory() as folder:
             training = TrainingArguments(folder, **{**settings, "logging_strategy": "no"})

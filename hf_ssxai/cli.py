@@ -55,21 +55,14 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scorer_options(items: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` overrides of ScorerConfig fields, values parsed as YAML (``false``, ``0.5``, ``prediction``)."""
-    import yaml
-
-    options = {}
-    for item in items:
-        key, separator, value = item.partition("=")
-        if not separator or not key:
-            raise InvalidInputError(f"--scorer-option {item!r} is not KEY=VALUE, e.g. use_relu=false.")
-        options[key] = yaml.safe_load(value)
-    return options
-
-
 def _train(args: argparse.Namespace) -> int:
-    from .training.recipe import load_recipe, run_classifier_phase, run_scorer_phase, write_metrics
+    from .training.recipe import (
+        load_recipe,
+        parse_scorer_options,
+        run_classifier_phase,
+        run_scorer_phase,
+        write_metrics,
+    )
 
     recipe = load_recipe(args.config)
     common = {"max_train_samples": args.max_train_samples, "resume_from_checkpoint": args.resume_from_checkpoint}
@@ -77,7 +70,7 @@ def _train(args: argparse.Namespace) -> int:
         metrics = {"classifier": run_classifier_phase(recipe, args.output_dir, **common)}
         written = Path(args.output_dir) / "classifier"
     else:
-        options = _scorer_options(args.scorer_option)
+        options = parse_scorer_options(args.scorer_option)
         metrics = {
             "scorer": run_scorer_phase(
                 recipe, args.output_dir, classifier_dir=args.classifier, scorer_options=options, **common

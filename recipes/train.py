@@ -14,10 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 
-import yaml
 from accelerate import PartialState
 
-from hf_ssxai.training.recipe import load_recipe, run_classifier_phase, run_scorer_phase, write_metrics
+from hf_ssxai.training.recipe import (
+    load_recipe,
+    parse_scorer_options,
+    run_classifier_phase,
+    run_scorer_phase,
+    write_metrics,
+)
 
 
 def main() -> None:
@@ -42,7 +47,7 @@ def main() -> None:
     if args.phase in ("classifier", "all") and not args.classifier:
         metrics["classifier"] = run_classifier_phase(recipe, args.output_dir, **common)
     if args.phase in ("scorer", "all"):
-        options = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.scorer_option)}
+        options = parse_scorer_options(args.scorer_option)
         metrics["scorer"] = run_scorer_phase(
             recipe, args.output_dir, classifier_dir=args.classifier, scorer_options=options, **common
         )

@@ -55,6 +55,17 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
     return recipe
 
 
+def parse_scorer_options(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` overrides of ScorerConfig fields, values parsed as YAML (``false``, ``0.5``, ``prediction``)."""
+    options = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise InvalidInputError(f"--scorer-option {item!r} is not KEY=VALUE, e.g. use_relu=false.")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
 def _check(recipe: dict[str, Any], phase: str) -> None:
     missing = [key for key in REQUIRED_KEYS[phase] if key not in recipe]
     if missing:
