@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,17 @@ from hf_ssxai import AutoModelWithScorer
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_two_process_recipe_keeps_ranks_identical_and_lowers_the_loss(text_recipe, tmp_path):
     command = [
         sys.executable, "-m", "accelerate.commands.launch",
         "--config_file", str(ROOT / "recipes" / "accelerate" / "cpu_ddp.yaml"),
+        "--main_process_port", str(_free_port()),  # not the default 29500, which an earlier run may still hold
         str(ROOT / "recipes" / "train.py"),
         "--config", str(text_recipe),
         "--output-dir", str(tmp_path / "run"),
