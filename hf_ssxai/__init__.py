@@ -16,6 +16,7 @@ from .errors import (
     UnsupportedClassifierError,
 )
 from .explainers import EXPLAINER_NAMES, ClassDistribution, count_forwards, get_explainer
+from .fusion import FusionConfig, FusionForSequenceClassification, FusionProcessor
 from .modeling import AutoModelWithScorer, ScorerModelOutput
 from .pipelines import ExplanationPipeline, pipeline
 from .training import ScorerTrainer, scorer_loss
@@ -30,6 +31,9 @@ __all__ = [
     "CheckpointError",
     "ExplanationPipeline",
     "FingerprintMismatchError",
+    "FusionConfig",
+    "FusionForSequenceClassification",
+    "FusionProcessor",
     "InvalidInputError",
     "NonFiniteLossError",
     "SSXAIError",
