@@ -8,8 +8,13 @@ from ..errors import UnsupportedClassifierError
 from .base import Modality
 from .image import ImageModality
 from .text import TextModality
+from .text_image import TextImageModality
 
-MODALITY_REGISTRY: dict[str, Modality] = {"text": TextModality(), "image": ImageModality()}
+MODALITY_REGISTRY: dict[str, Modality] = {
+    "text": TextModality(),
+    "image": ImageModality(),
+    "text-image": TextImageModality(),
+}
 
 
 def get_modality(name: str) -> Modality:
@@ -23,7 +28,11 @@ def get_modality(name: str) -> Modality:
 
 
 def infer_modality(classifier: nn.Module) -> str:
-    """Guess the modality from the classifier's main input (``input_ids`` or ``pixel_values``)."""
+    """Guess the modality: ``text-image`` for a classifier that takes both (``input_modalities``), else from its
+    main input (``input_ids`` or ``pixel_values``)."""
+    input_modalities = getattr(classifier, "input_modalities", ())
+    if {"text", "image"} <= ({input_modalities} if isinstance(input_modalities, str) else set(input_modalities)):
+        return "text-image"
     main_input = getattr(classifier, "main_input_name", None)
     if main_input == "input_ids":
         return "text"
@@ -35,4 +44,12 @@ def infer_modality(classifier: nn.Module) -> str:
     )
 
 
-__all__ = ["MODALITY_REGISTRY", "ImageModality", "Modality", "TextModality", "get_modality", "infer_modality"]
+__all__ = [
+    "MODALITY_REGISTRY",
+    "ImageModality",
+    "Modality",
+    "TextImageModality",
+    "TextModality",
+    "get_modality",
+    "infer_modality",
+]

@@ -17,6 +17,10 @@ from torch import nn
 from ..configuration import ScorerConfig
 from ..errors import UnsupportedClassifierError
 
+#: in the masked logits of a multimodal classifier, the key of those with every modality masked (the other keys are
+#: modality names, each masked alone)
+ALL_MASKED = "all"
+
 
 class Modality(ABC):
     """Shared behaviour of the text and image modalities."""
@@ -38,11 +42,23 @@ class Modality(ABC):
     def dummy_inputs(self, classifier: nn.Module, config: ScorerConfig) -> dict[str, torch.Tensor]:
         """A tiny valid batch, used once to read the shapes of the classifier's hidden states."""
 
+    def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
+        """Fill the config fields that depend on the classifier: which hidden states feed the scorer and their widths
+        (the modalities add what else they need, e.g. special tokens or input channels)."""
+        hidden_states = self.probe_hidden_states(classifier, config)
+        layers = list(config.hidden_state_layers or self.default_layers(hidden_states))
+        config.hidden_state_layers = layers
+        config.classifier_hidden_sizes = [self.hidden_width(h) for h in self.select(hidden_states, layers)]
+
+    def hidden_states(self, outputs: Any) -> Any:
+        """What the scorer reads from the classifier's output (run with ``output_hidden_states=True``)."""
+        return getattr(outputs, "hidden_states", None)
+
     def probe_hidden_states(self, classifier: nn.Module, config: ScorerConfig) -> tuple[torch.Tensor, ...]:
         """Run the classifier once on dummy inputs and return its hidden states (checking they exist)."""
         with torch.no_grad():
             outputs = classifier(**self.dummy_inputs(classifier, config), output_hidden_states=True, return_dict=True)
-        hidden_states = getattr(outputs, "hidden_states", None)
+        hidden_states = self.hidden_states(outputs)
         if not hidden_states:
             raise UnsupportedClassifierError(
                 f"{type(classifier).__name__} returned no hidden_states with output_hidden_states=True; "
@@ -97,6 +113,13 @@ class Modality(ABC):
     ) -> torch.Tensor:
         """Logits of the classifier on a (possibly masked) maskable tensor."""
         return classifier(**forward_kwargs, **{self.maskable_argument: maskable}, return_dict=True).logits
+
+    def masked_logits(
+        self, classifier: nn.Module, inputs: dict[str, Any], scores: torch.Tensor, feature_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits of the classifier on ``inputs`` (its own arguments) weighted feature by feature by ``scores``."""
+        maskable, forward_kwargs = self.split_inputs(classifier, inputs)
+        return self.forward_from_maskable(classifier, self.apply_scores(maskable, scores, feature_mask), forward_kwargs)
 
     # ---------------------------------------------------------------- scorer inputs
     @abstractmethod

@@ -41,6 +41,10 @@ class ImageModality(Modality):
                 "masks normalized pixels. Use a transformers image classifier (ViT, DeiT, ResNet, ConvNeXt, ...)."
             )
 
+    def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
+        super().attach(classifier, config, processor)
+        config.input_channels = self._num_channels(classifier)
+
     def _num_channels(self, classifier: nn.Module) -> int:
         return int(getattr(classifier.config, "num_channels", 3))
 

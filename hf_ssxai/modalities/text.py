@@ -8,6 +8,7 @@ Padding and special tokens are never features.
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
 import torch
@@ -16,6 +17,8 @@ from torch import nn
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from .base import Modality
+
+logger = logging.getLogger(__name__)
 
 SPECIAL_TOKEN_ATTRIBUTES = ("pad_token_id", "bos_token_id", "eos_token_id", "cls_token_id", "sep_token_id")
 
@@ -28,6 +31,19 @@ def special_token_ids_from_config(classifier_config: Any) -> list[int]:
         values = value if isinstance(value, (list, tuple)) else [value]
         ids.update(v for v in values if isinstance(v, int) and v >= 0)
     return sorted(ids)
+
+
+def special_token_ids(classifier_config: Any, tokenizer: Any = None) -> list[int]:
+    """The tokenizer's special token ids; without a tokenizer those the classifier config names (with a warning)."""
+    if tokenizer is not None and hasattr(tokenizer, "all_special_ids"):
+        return sorted(set(tokenizer.all_special_ids))
+    ids = special_token_ids_from_config(classifier_config)
+    logger.warning(
+        "No tokenizer given: special tokens are taken from the classifier config (%s). Pass "
+        "processor=tokenizer so [CLS]/[SEP]-like tokens are never scored.",
+        ids,
+    )
+    return ids
 
 
 class TextModality(Modality):
@@ -48,6 +64,11 @@ class TextModality(Modality):
                 f"{type(classifier).__name__}.forward does not accept inputs_embeds, which masking needs. "
                 "Use a classifier whose forward takes inputs_embeds (BERT, RoBERTa, DistilBERT, ELECTRA, ...)."
             )
+
+    def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
+        super().attach(classifier, config, processor)
+        if config.special_token_ids is None:
+            config.special_token_ids = special_token_ids(classifier.config, processor)
 
     def dummy_inputs(self, classifier: nn.Module, config: ScorerConfig) -> dict[str, torch.Tensor]:
         device = classifier.get_input_embeddings().weight.device

@@ -8,8 +8,9 @@ from ..configuration import ScorerConfig
 from .head import ScorerHead, masked_min_max
 from .image import ImageScorer
 from .text import TextScorer
+from .text_image import TextImageScorer
 
-SCORER_REGISTRY: dict[str, type[nn.Module]] = {"text": TextScorer, "image": ImageScorer}
+SCORER_REGISTRY: dict[str, type[nn.Module]] = {"text": TextScorer, "image": ImageScorer, "text-image": TextImageScorer}
 
 
 def build_scorer(config: ScorerConfig) -> nn.Module:
@@ -17,4 +18,4 @@ def build_scorer(config: ScorerConfig) -> nn.Module:
     return SCORER_REGISTRY[config.modality](config)
 
 
-__all__ = ["ImageScorer", "ScorerHead", "TextScorer", "build_scorer", "masked_min_max"]
+__all__ = ["ImageScorer", "ScorerHead", "TextImageScorer", "TextScorer", "build_scorer", "masked_min_max"]

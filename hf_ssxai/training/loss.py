@@ -10,6 +10,7 @@ the penalties step back; once the masked input is nearly as good as the full one
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -123,21 +124,26 @@ def scorer_loss(
     delta = task_masked.detach() - task_full
     gamma = calibration_weight(delta) if use_gamma else torch.ones_like(delta)
 
+    terms = map_terms(scores, feature_mask, use_magnitude_penalty, use_binary_penalty)
+    loss = (task_masked + gamma * terms.loss).mean()
+    return dataclasses.replace(terms, loss=loss, task_loss=task_masked.detach(), delta=delta, gamma=gamma)
+
+
+def map_terms(
+    scores: torch.Tensor, feature_mask: torch.Tensor, use_magnitude_penalty: bool, use_binary_penalty: bool
+) -> ScorerLossOutput:
+    """The penalties of one map, per sample: ``loss`` is their switched-on sum (with gradient), the rest detached."""
     scores = scores.float()
     mean_score = masked_mean(scores, feature_mask)
     magnitude = mean_score.pow(2)
     binary = masked_mean((scores * (1 - scores)).pow(2), feature_mask)
-    penalty = torch.zeros_like(task_masked)
+    penalty = torch.zeros_like(mean_score)
     if use_magnitude_penalty:
         penalty = penalty + magnitude
     if use_binary_penalty:
         penalty = penalty + binary
-    loss = (task_masked + gamma * penalty).mean()
     return ScorerLossOutput(
-        loss=loss,
-        task_loss=task_masked.detach(),
-        delta=delta,
-        gamma=gamma,
+        loss=penalty,
         magnitude_penalty=magnitude.detach(),
         binary_penalty=binary.detach(),
         mean_score=mean_score.detach(),

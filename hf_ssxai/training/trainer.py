@@ -23,6 +23,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..checkpoint import SAFE_WEIGHTS_NAME, SCORER_SUBFOLDER, load_safetensors
 from ..errors import CheckpointError, NonFiniteLossError
+from ..modalities.base import ALL_MASKED
 
 if TYPE_CHECKING:  # modeling imports training.loss, so the runtime import happens in __init__
     from ..modeling import AutoModelWithScorer
@@ -178,9 +179,12 @@ class ScorerTrainer(Trainer):
         if prediction_loss_only:
             return loss, None, None
         terms = outputs.loss_terms
+        masked_logits = outputs.masked_logits
+        if isinstance(masked_logits, dict):  # a multimodal model: the prediction with every modality masked
+            masked_logits = masked_logits[ALL_MASKED]
         stats = torch.stack(
             [
-                outputs.masked_logits.argmax(-1).float(),
+                masked_logits.argmax(-1).float(),
                 outputs.logits.argmax(-1).float(),
                 *(getattr(terms, name).float() for name in LOGGED_TERMS),
             ],
