@@ -38,9 +38,7 @@ def test_joint_loss_matches_a_hand_computation():
     ce = lambda logits: F.cross_entropy(logits, labels, reduction="none")  # noqa: E731
     delta = ce(masked["all"]) - ce(full)
     gamma = torch.where(delta > 1, 1 / delta, torch.ones_like(delta))
-    penalties = torch.stack(
-        [sum(_penalty(scores[m][i], masks[m][i]) for m in ("text", "image")) for i in range(2)]
-    )
+    penalties = torch.stack([sum(_penalty(scores[m][i], masks[m][i]) for m in ("text", "image")) for i in range(2)])
     expected = (ce(masked["all"]) + ce(masked["text"]) + ce(masked["image"]) + gamma * penalties).mean()
     assert torch.allclose(out.loss, expected)
     assert torch.allclose(out.delta, delta)
