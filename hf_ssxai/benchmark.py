@@ -20,7 +20,7 @@ import datetime
 import html
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,7 @@ from .explainers import (
     Explainer,
     count_forwards,
     get_explainer,
+    supported_explainers,
 )
 from .metrics import (
     auc,
@@ -348,8 +349,9 @@ def run_benchmark(
     model: AutoModelWithScorer,
     dataset: Dataset,
     *,
-    methods: Sequence[str] = EXPLAINER_NAMES,
+    methods: Sequence[str] | None = None,
     explainer_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+    extra_explainers: Mapping[str, Explainer] | None = None,
     baseline_inputs: Mapping[str, torch.Tensor] | None = None,
     batch_size: int = 16,
     steps: int = 10,
@@ -366,8 +368,11 @@ def run_benchmark(
         model: the classifier with its scorer (on the device to run on; put in eval mode here).
         dataset: model inputs (``input_ids``/``attention_mask``/... or ``pixel_values``), optionally ``label`` (for
             the accuracy in the metadata) and an evidence column. Text need not be padded: batches are padded here.
-        methods: names from :data:`~hf_ssxai.explainers.EXPLAINER_NAMES`.
+        methods: names from :data:`~hf_ssxai.explainers.EXPLAINER_NAMES` (default: every method that supports
+            the classifier, :func:`~hf_ssxai.explainers.supported_explainers`).
         explainer_kwargs: constructor arguments per method, e.g. ``{"integrated_gradients": {"n_steps": 20}}``.
+        extra_explainers: explainers built by the caller, measured under their key after the named methods (a
+            ``ClassDistribution`` wrapper, an ablation variant); give ``methods=()`` to measure only these.
         baseline_inputs: a batch of (training) samples for the SHAP methods (see :func:`dataset_to_batch`).
         batch_size: samples explained at once.
         steps: deletion/insertion steps (``steps + 1`` points per curve).
@@ -386,7 +391,9 @@ def run_benchmark(
         raise InvalidInputError(f"batch_size and steps must be positive, got {batch_size} and {steps}.")
     model.eval()
     device = model.device
+    methods = supported_explainers(model) if methods is None else methods
     explainers = _build_explainers(model, methods, explainer_kwargs or {}, baseline_inputs)
+    explainers.update(extra_explainers or {})
     columns = _input_columns(model, dataset, input_columns)
     _require_columns(dataset, [evidence_column], "evidence_column")
     sample_indices = draw_samples(len(dataset), num_samples, seed)
@@ -812,7 +819,8 @@ def benchmark_from_pretrained(
     label_column: str | None = None,
     evidence_column: str | None = None,
     num_samples: int | None = 500,
-    methods: Sequence[str] = EXPLAINER_NAMES,
+    methods: Sequence[str] | None = None,
+    extra_explainers: Mapping[str, Callable[[AutoModelWithScorer], Explainer]] | None = None,
     batch_size: int = 16,
     baseline_samples: int = 20,
     seed: int = 0,
@@ -826,11 +834,16 @@ def benchmark_from_pretrained(
     out of the evaluation, whichever methods run (so runs of different methods evaluate the same rows).
     ``metadata["baselines"]`` says which. ``sample_indices`` are rows of the evaluated split.
     ``label_column`` defaults to ``label`` when the split has one; text and image columns to ``text`` and ``image``.
+    ``extra_explainers`` (name -> function building an explainer from the loaded model) are measured after
+    ``methods`` on the same rows, e.g. ablation variants or a ``ClassDistribution`` wrapper.
     """
-    if not methods or any(name not in EXPLAINER_NAMES for name in methods):
+    if methods is not None and (
+        not (methods or extra_explainers) or any(name not in EXPLAINER_NAMES for name in methods)
+    ):
         raise InvalidInputError(f"Methods {list(methods)}: choose one or more of {', '.join(EXPLAINER_NAMES)}.")
     model = AutoModelWithScorer.from_pretrained(model_name_or_path)
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    methods = supported_explainers(model) if methods is None else methods
     kind = "text" if _is_text(model) else "image"
     column = {"text": text_column, "image": image_column}
     if column["image" if kind == "text" else "text"]:
@@ -867,6 +880,7 @@ def benchmark_from_pretrained(
         model,
         prepare(evaluated.select(indices)),
         methods=methods,
+        extra_explainers={name: build(model) for name, build in (extra_explainers or {}).items()},
         baseline_inputs=baseline_inputs,
         batch_size=batch_size,
         seed=seed,

@@ -41,7 +41,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         evidence_column=args.evidence_column,
         num_samples=args.num_samples,
-        methods=[name.strip() for name in args.methods.split(",") if name.strip()],
+        methods=None if args.methods is None else [name.strip() for name in args.methods.split(",") if name.strip()],
         batch_size=args.batch_size,
         baseline_samples=args.baseline_samples,
         seed=args.seed,
@@ -294,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     benchmark.add_argument(
         "--methods",
-        default=",".join(EXPLAINER_NAMES),
-        help=f"comma-separated methods (default: all: {','.join(EXPLAINER_NAMES)})",
+        help=f"comma-separated methods of {','.join(EXPLAINER_NAMES)} (default: every one that supports the "
+        "classifier; agf needs a ResNet, transformer_relevance a ViT, DeiT or BERT-family model)",
     )
     benchmark.add_argument("--batch-size", type=int, default=16, help="samples explained at once (default: 16)")
     benchmark.add_argument(

@@ -6,7 +6,8 @@
     out = explainer.attribute(inputs)                                # target=None: the prediction
     out.attributions, out.feature_mask, out.target, out.logits
 
-See ``docs/explainers.md`` for the methods, their defaults and what they do on GELU transformers.
+See ``docs/explainers.md`` for the methods, their defaults and what they do on GELU transformers, and
+``docs/relevance.md`` for the relevance methods, which support some architectures only (:func:`supported_explainers`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .captum_methods import (
 from .class_distribution import ClassDistribution
 from .cost import ForwardCount, count_forwards
 from .guided import GuidedBackprop, guided_activations
+from .relevance import ArchitectureExplainer, AttributionGuidedFactorization, TransformerRelevance
 from .scorer import ScorerExplainer
 
 EXPLAINER_REGISTRY: dict[str, type[Explainer]] = {
@@ -41,9 +43,21 @@ EXPLAINER_REGISTRY: dict[str, type[Explainer]] = {
         DeepLift,
         DeepLiftShap,
         GradientShap,
+        AttributionGuidedFactorization,
+        TransformerRelevance,
     )
 }
 EXPLAINER_NAMES: tuple[str, ...] = tuple(EXPLAINER_REGISTRY)
+
+
+def supported_explainers(model: AutoModelWithScorer) -> tuple[str, ...]:
+    """The registered methods that can explain ``model``'s classifier: every method but the relevance ones that do
+    not know its architecture (``agf`` needs a ResNet, ``transformer_relevance`` a ViT or BERT-family model)."""
+    return tuple(
+        name
+        for name, cls in EXPLAINER_REGISTRY.items()
+        if not issubclass(cls, ArchitectureExplainer) or cls.unsupported_reason(model.classifier) is None
+    )
 
 
 def get_explainer(name: str, model: AutoModelWithScorer, **kwargs: Any) -> Explainer:
@@ -62,6 +76,8 @@ __all__ = [
     "ACTIVATION_TYPES",
     "EXPLAINER_NAMES",
     "EXPLAINER_REGISTRY",
+    "ArchitectureExplainer",
+    "AttributionGuidedFactorization",
     "AttributionOutput",
     "BaselineSetExplainer",
     "CaptumExplainer",
@@ -75,7 +91,9 @@ __all__ = [
     "IntegratedGradients",
     "Saliency",
     "ScorerExplainer",
+    "TransformerRelevance",
     "count_forwards",
     "get_explainer",
     "guided_activations",
+    "supported_explainers",
 ]
