@@ -304,3 +304,19 @@ def test_per_sample_targets_in_one_batch_and_inside_class_distribution(name, res
     plain = base.attribute({"pixel_values": pixels}, target=labels).attributions
     assert out.attributions.shape == plain.shape and torch.isfinite(out.attributions).all()
     assert (out.attributions.abs() <= plain.abs() + 1e-9).all()  # A_t · P_t · 1[P_t - 1/K > tau], P_t <= 1
+
+
+def test_benchmark_runs_the_supported_relevance_method_and_extra_explainers(resnet):
+    """Default methods of a ResNet include agf (not transformer_relevance); a caller-built wrapper is measured too."""
+    from datasets import Dataset
+
+    from hf_ssxai import run_benchmark
+
+    model, pixels, labels, _ = resnet
+    dataset = Dataset.from_dict({"pixel_values": pixels[:8].numpy(), "label": labels[:8].numpy()})
+    assert "agf" in supported_explainers(model) and "transformer_relevance" not in supported_explainers(model)
+    wrapped = ClassDistribution(get_explainer("agf", model), k=1)
+    result = run_benchmark(model, dataset, methods=("agf",), extra_explainers={"cd(agf)": wrapped}, batch_size=4)
+    assert result.methods == ["agf", "cd(agf)"]
+    assert {name: cost["forwards_per_sample"] for name, cost in result.cost.items()} == {"agf": 1.0, "cd(agf)": 4.0}
+    assert all(len(values) == 8 for values in result.values["agf"].values())
