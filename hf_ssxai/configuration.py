@@ -7,7 +7,7 @@ import dataclasses
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-MODALITIES = ("text", "image")
+MODALITIES = ("text", "image", "text-image")
 TARGETS = ("label", "prediction", "distribution")
 #: keys every transformers config may carry (a saved config.json holds some of them)
 _GENERIC_CONFIG_KEYS = frozenset(PreTrainedConfig().to_dict()) | {"model_type"}
@@ -18,14 +18,16 @@ class ScorerConfig(PreTrainedConfig):
     r"""Configuration of a scorer attached to a frozen classifier.
 
     Args:
-        modality: ``"text"`` or ``"image"``; ``None`` lets :meth:`AutoModelWithScorer.from_classifier` infer it.
+        modality: ``"text"``, ``"image"`` or ``"text-image"`` (a fusion classifier, two scorers); ``None`` lets
+            :meth:`AutoModelWithScorer.from_classifier` infer it.
         hidden_size: width of the scorer network.
         num_hidden_layers: depth of the scorer (transformer layers for text, convolution blocks per
             decoder level for images).
         num_attention_heads: attention heads of the text scorer.
         hidden_state_layers: indices into the classifier's ``hidden_states`` that feed the scorer
             (negative indices count from the end). ``None`` picks a default when attaching: the last
-            layer for text, the deepest map of every resolution for images.
+            layer for text, the deepest map of every resolution for images. Text-image scorers take one list per
+            modality, ``{"text": [...], "image": [...]}``, indexing that modality's encoder.
         use_relu, use_sigmoid, use_rescale: the head, logit -> ReLU -> sigmoid -> min-max over valid
             features. Each step can be switched off for the ablation of the thesis (tables 5.10, 5.11).
         use_magnitude_penalty: the ``mean(S)^2`` penalty that keeps maps small.
@@ -37,7 +39,8 @@ class ScorerConfig(PreTrainedConfig):
         base_model_name_or_path, base_model_revision: where the classifier comes from, so a
             scorer-only checkpoint can find it (as PEFT adapters do).
         base_model_fingerprint: hash of the classifier weights the scorer was trained against.
-        classifier_hidden_sizes: widths (channels) of the selected hidden states; filled when attaching.
+        classifier_hidden_sizes: widths (channels) of the selected hidden states; filled when attaching (text-image:
+            one list per modality, ending with the width of the fusion layers that condition it).
         input_channels: channels of the image input; filled when attaching an image classifier.
         special_token_ids: token ids that are never features (``[CLS]``, ``[SEP]``, padding, ...).
     """
@@ -48,7 +51,7 @@ class ScorerConfig(PreTrainedConfig):
     hidden_size: int = 128
     num_hidden_layers: int = 2
     num_attention_heads: int = 4
-    hidden_state_layers: list[int] | None = None
+    hidden_state_layers: list[int] | dict[str, list[int]] | None = None
     use_relu: bool = True
     use_sigmoid: bool = True
     use_rescale: bool = True
@@ -59,7 +62,7 @@ class ScorerConfig(PreTrainedConfig):
     base_model_name_or_path: str | None = None
     base_model_revision: str | None = None
     base_model_fingerprint: str | None = None
-    classifier_hidden_sizes: list[int] | None = None
+    classifier_hidden_sizes: list[int] | dict[str, list[int]] | None = None
     input_channels: int | None = None
     special_token_ids: list[int] | None = None
 

@@ -32,6 +32,7 @@ from transformers import (
     AutoImageProcessor,
     AutoModelForImageClassification,
     AutoModelForSequenceClassification,
+    AutoProcessor,
     AutoTokenizer,
 )
 from transformers.utils import ModelOutput
@@ -54,8 +55,8 @@ from .errors import (
     UnsafeCheckpointError,
 )
 from .modalities import get_modality, infer_modality
-from .modalities.text import special_token_ids_from_config
 from .scorers import build_scorer
+from .training.joint_loss import joint_scorer_loss
 from .training.loss import ScorerLossOutput, scorer_loss
 
 if TYPE_CHECKING:
@@ -65,10 +66,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CLASSIFIER_AUTO_CLASSES = {"text": AutoModelForSequenceClassification, "image": AutoModelForImageClassification}
+CLASSIFIER_AUTO_CLASSES = {
+    "text": AutoModelForSequenceClassification,
+    "image": AutoModelForImageClassification,
+    "text-image": AutoModelForSequenceClassification,
+}
 PROCESSOR_FILES = {
     "text": ("tokenizer_config.json", AutoTokenizer),
     "image": ("preprocessor_config.json", AutoImageProcessor),
+    "text-image": ("processor_config.json", AutoProcessor),
 }
 
 
@@ -86,9 +92,11 @@ class ScorerModelOutput(ModelOutput):
         loss: the scorer loss (only when labels or ``return_loss=True`` are given).
         logits: the classifier's logits on the full input, exactly as the classifier alone gives them.
         attributions: one score in [0, 1] per feature, ``[batch, tokens]`` or ``[batch, height, width]``;
-            0 for features that are not valid (padding, special tokens).
-        feature_mask: which features are valid, same shape as ``attributions``.
-        masked_logits: the classifier's logits on the input weighted by ``attributions`` (with the loss).
+            0 for features that are not valid (padding, special tokens). Text-image models give one map per
+            modality from the same forward: ``{"text": [batch, tokens], "image": [batch, height, width]}``.
+        feature_mask: which features are valid, same shape as ``attributions`` (a dict when it is one).
+        masked_logits: the classifier's logits on the input weighted by ``attributions`` (with the loss). Text-image
+            models: a dict with every modality masked (``"all"``) and each masked alone (``"text"``, ``"image"``).
         loss_terms: per-sample task loss, delta, gamma, penalties, mean score and binariness (with the loss).
     """
 
@@ -138,22 +146,7 @@ class AutoModelWithScorer(nn.Module):
         modality = get_modality(config.modality)
         modality.check_classifier(classifier)
         classifier.eval()  # frozen from here on; also keeps the probe free of dropout randomness
-        hidden_states = modality.probe_hidden_states(classifier, config)
-        layers = list(config.hidden_state_layers or modality.default_layers(hidden_states))
-        config.hidden_state_layers = layers
-        config.classifier_hidden_sizes = [modality.hidden_width(h) for h in modality.select(hidden_states, layers)]
-        if config.modality == "image":
-            config.input_channels = int(getattr(classifier.config, "num_channels", 3))
-        elif config.special_token_ids is None:
-            if processor is not None and hasattr(processor, "all_special_ids"):
-                config.special_token_ids = sorted(set(processor.all_special_ids))
-            else:
-                config.special_token_ids = special_token_ids_from_config(classifier.config)
-                logger.warning(
-                    "No tokenizer given: special tokens are taken from the classifier config (%s). Pass "
-                    "processor=tokenizer so [CLS]/[SEP]-like tokens are never scored.",
-                    config.special_token_ids,
-                )
+        modality.attach(classifier, config, processor)
         config.base_model_name_or_path = (
             config.base_model_name_or_path or getattr(classifier.config, "name_or_path", None) or None
         )
@@ -200,17 +193,17 @@ class AutoModelWithScorer(nn.Module):
         with torch.no_grad():
             outputs = self._run_classifier(classifier_inputs, output_hidden_states=True)
         features = self.modality.scorer_features(
-            outputs.hidden_states, self.scorer_config.hidden_state_layers, inputs, self.classifier
+            self.modality.hidden_states(outputs), self.scorer_config.hidden_state_layers, inputs, self.classifier
         )
         attributions = self.scorer(features, feature_mask, inputs)
         if not (return_loss or (return_loss is None and labels is not None)):
             return ScorerModelOutput(logits=outputs.logits, attributions=attributions, feature_mask=feature_mask)
 
-        maskable, forward_kwargs = self.modality.split_inputs(self.classifier, classifier_inputs)
-        masked = self.modality.apply_scores(maskable, attributions, feature_mask)
-        masked_logits = self.modality.forward_from_maskable(self.classifier, masked, forward_kwargs)
+        masked_logits = self.modality.masked_logits(self.classifier, classifier_inputs, attributions, feature_mask)
         config = self.scorer_config
-        terms = scorer_loss(
+        # one map per modality (a dict) is trained with the joint loss of eq. 3.5, one map with eq. 3.4
+        loss_function = joint_scorer_loss if isinstance(attributions, dict) else scorer_loss
+        terms = loss_function(
             masked_logits,
             outputs.logits,
             attributions,

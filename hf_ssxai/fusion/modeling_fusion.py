@@ -110,10 +110,11 @@ class FusionPreTrainedModel(PreTrainedModel):
         **config_kwargs: Any,
     ) -> FusionPreTrainedModel:
         """Build a fusion model around two encoders, each given as a Hub id, a local folder, a config (random
-        weights) or a model. The fusion layers and the head start fresh; ``config_kwargs`` go to
-        :class:`FusionConfig` (``num_labels``, ``fusion_hidden_size``, ...)."""
+        weights) or a model. The fusion layers and the head start fresh (the encoders' weights are kept as they
+        are); ``config_kwargs`` go to :class:`FusionConfig` (``num_labels``, ``fusion_hidden_size``, ...)."""
         text, vision = load_encoder(text_model), load_encoder(vision_model)
-        config = FusionConfig(text_config=text.config, vision_config=vision.config, **config_kwargs)
+        # copies: a composite config resets its sub-configs' attention implementation, the encoders keep theirs
+        config = FusionConfig(text_config=text.config.to_dict(), vision_config=vision.config.to_dict(), **config_kwargs)
         return cls(config, text_model=text, vision_model=vision)
 
 
@@ -129,6 +130,10 @@ class FusionModel(FusionPreTrainedModel):
         super().__init__(config)
         self.text_model = text_model if text_model is not None else AutoModel.from_config(config.text_config)
         self.vision_model = vision_model if vision_model is not None else AutoModel.from_config(config.vision_config)
+        # the encoders and the saved config share one config object each, so what is saved is what runs
+        for encoder, name in ((self.text_model, "text_config"), (self.vision_model, "vision_config")):
+            getattr(config, name)._attn_implementation = encoder.config._attn_implementation
+            encoder.config = getattr(config, name)
         width = config.fusion_hidden_size
         self.text_projection = nn.Linear(encoder_width(config.text_config), width)
         self.vision_projection = nn.Linear(encoder_width(config.vision_config), width)

@@ -33,6 +33,11 @@ class Modality(ABC):
     #: inputs the modality reads itself and never passes to the classifier
     extra_input_names: tuple[str, ...] = ()
 
+    @property
+    def parts(self) -> dict[str, Modality]:
+        """The single-modality parts, by name: the modality itself, or each modality of a multimodal one."""
+        return {self.name: self}
+
     # ---------------------------------------------------------------- classifier checks
     @abstractmethod
     def check_classifier(self, classifier: nn.Module) -> None:

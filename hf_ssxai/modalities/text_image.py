@@ -30,9 +30,7 @@ TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_
 class TextImageModality(Modality):
     name = "text-image"
     extra_input_names = ("special_tokens_mask",)
-
-    def __init__(self) -> None:
-        self.parts: dict[str, Modality] = {"text": TextModality(), "image": ImageModality()}
+    parts = {"text": TextModality(), "image": ImageModality()}
 
     # ---------------------------------------------------------------- the classifier's parts
     @staticmethod

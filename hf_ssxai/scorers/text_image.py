@@ -40,10 +40,11 @@ class TextImageScorer(nn.Module):
         features: dict[str, list[torch.Tensor]],
         feature_mask: dict[str, torch.Tensor],
         inputs: dict,
-        target_class: torch.Tensor | None = None,
+        *conditions: torch.Tensor | None,
     ) -> dict[str, torch.Tensor]:
-        """``{"text": [batch, tokens], "image": [batch, height, width]}``, each in [0, 1] over its valid features."""
+        """``{"text": [batch, tokens], "image": [batch, height, width]}``, each in [0, 1] over its valid features;
+        ``conditions`` go to both scorers as they are (e.g. the class a class-conditional scorer explains)."""
         return {
-            "text": self.text(features["text"], feature_mask["text"], inputs, target_class),
-            "image": self.image(features["image"], feature_mask["image"], inputs, target_class),
+            "text": self.text(features["text"], feature_mask["text"], inputs, *conditions),
+            "image": self.image(features["image"], feature_mask["image"], inputs, *conditions),
         }

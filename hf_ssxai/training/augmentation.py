@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..configuration import ScorerConfig
-from ..modalities import get_modality, infer_modality
+from ..modalities import Modality, get_modality, infer_modality
 
 
 @contextmanager
@@ -31,7 +31,8 @@ def masking_augmentation(
 
     A sample is masked with ``probability`` (else left whole); its keep rate is drawn uniformly.
     Text masks word embeddings token by token (tokens in ``special_token_ids`` are never masked);
-    images mask blocks of pixels. Eval-mode forwards are untouched. Use around ``Trainer.train()``::
+    images mask blocks of pixels; a text-image classifier gets both, drawn independently. Eval-mode forwards are
+    untouched. Use around ``Trainer.train()``::
 
         with masking_augmentation(classifier, special_token_ids=tokenizer.all_special_ids):
             Trainer(model=classifier, ...).train()
@@ -44,31 +45,36 @@ def masking_augmentation(
     if seed is not None:
         generator = torch.Generator(device=next(classifier.parameters()).device).manual_seed(seed)
 
-    def masked(maskable: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
-        keep = modality.random_keep_mask(feature_mask, generator)
+    def masked(part: Modality, maskable: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
+        keep = part.random_keep_mask(feature_mask, generator)
         chosen = torch.rand(keep.shape[0], device=keep.device, generator=generator) < probability
         keep = torch.where(chosen.view(-1, *[1] * (keep.dim() - 1)), keep, torch.ones_like(keep))
-        return modality.apply_scores(maskable, keep, feature_mask)
+        return part.apply_scores(maskable, keep, feature_mask)
 
-    if modality.name == "text":
-        embeddings = classifier.get_input_embeddings()
+    # a text-image classifier masks both of its parts, each where its own modality masks it
+    parts = modality.parts
+    handles = []
+    if "text" in parts:
+        text = parts["text"]
 
-        def hook(module, args, output):
+        def embeddings_hook(module, args, output):
             if not classifier.training:
                 return output
-            return masked(output, modality.feature_mask({"input_ids": args[0]}, config))
+            return masked(text, output, text.feature_mask({"input_ids": args[0]}, config))
 
-        handle = embeddings.register_forward_hook(hook)
-    else:
+        handles.append(classifier.get_input_embeddings().register_forward_hook(embeddings_hook))
+    if "image" in parts:
+        image = parts["image"]
 
-        def hook(module, args, kwargs):
+        def pixels_hook(module, args, kwargs):
             if not module.training or kwargs.get("pixel_values") is None:
                 return None
-            kwargs["pixel_values"] = masked(kwargs["pixel_values"], modality.feature_mask(kwargs, config))
+            kwargs["pixel_values"] = masked(image, kwargs["pixel_values"], image.feature_mask(kwargs, config))
             return args, kwargs
 
-        handle = classifier.register_forward_pre_hook(hook, with_kwargs=True)
+        handles.append(classifier.register_forward_pre_hook(pixels_hook, with_kwargs=True))
     try:
         yield
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
