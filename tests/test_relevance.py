@@ -321,9 +321,14 @@ def test_eager_model_stays_eager():
 
 # ---------------------------------------------------------------------------------------------------- shared
 @pytest.mark.parametrize("name", ["agf", "transformer_relevance"])
-def test_bad_targets_are_refused(name):
+def test_bad_inputs_and_targets_are_refused(name):
+    """Typed errors before the classifier runs, never a failure inside the relevance pass."""
     model = _untrained(tiny_image_classifier("resnet" if name == "agf" else "vit"))
     explainer = get_explainer(name, model)
+    with pytest.raises(InvalidInputError, match="Empty batch"):
+        explainer.attribute({"pixel_values": torch.zeros(0, 3, 16, 16)})
+    with pytest.raises(InvalidInputError, match="NaN or Inf"):
+        explainer.attribute({"pixel_values": torch.full((2, 3, 16, 16), float("nan"))})
     with pytest.raises(InvalidInputError, match="out of range"):
         explainer.attribute({"pixel_values": torch.randn(2, 3, 16, 16)}, target=3)
     with pytest.raises(InvalidInputError, match="shape"):
