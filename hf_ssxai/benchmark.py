@@ -55,6 +55,7 @@ from .metrics import (
     compute_perturbations,
     entropy_complexity,
     gini_sparseness,
+    only_modality,
     pointing_game,
     sparsity,
 )
@@ -94,13 +95,31 @@ METRICS: dict[str, Measure] = {
     "gini_sparseness": Measure("Gini sparseness", higher_is_better=True),
     "pointing_game": Measure("pointing game", higher_is_better=True),
 }
+#: the faithfulness metrics, measured by removing features (for text-image models also on both modalities at once)
+FAITHFULNESS = ("average_drop", "deletion_auc", "insertion_auc")
+#: text-image models: every metric per modality (the other modality left whole), then the faithfulness metrics with
+#: the features of both modalities ranked together after per-modality normalization (``joint_*``)
+MULTIMODAL_PARTS = ("text", "image")
+MULTIMODAL_METRICS: dict[str, Measure] = {
+    **{
+        f"{part}_{name}": Measure(f"{part} {measure.label}", measure.higher_is_better)
+        for part in MULTIMODAL_PARTS
+        for name, measure in METRICS.items()
+    },
+    **{
+        f"joint_{name}": Measure(f"joint {METRICS[name].label}", METRICS[name].higher_is_better)
+        for name in FAITHFULNESS
+    },
+}
+#: every column a result may hold, in table order
+MEASURES: dict[str, Measure] = {**METRICS, **MULTIMODAL_METRICS}
 #: cost columns (``BenchmarkResult.cost[method]``), lower is better
 COSTS: dict[str, Measure] = {
     "ms_per_sample": Measure("ms / sample", higher_is_better=False, digits=2),
     "forwards_per_sample": Measure("forwards / sample", higher_is_better=False, digits=1),
 }
 #: dataset columns passed to the classifier besides its main input (``input_ids``, ``pixel_values``), when present
-OPTIONAL_INPUTS = ("attention_mask", "token_type_ids", "special_tokens_mask")
+OPTIONAL_INPUTS = ("attention_mask", "token_type_ids", "special_tokens_mask", "pixel_values")
 #: single local files ``datasets`` reads with a packaged builder: extension -> (builder, builder options)
 FILE_BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
     ".csv": ("csv", {}),
@@ -136,7 +155,7 @@ def _input_columns(model: AutoModelWithScorer, dataset: Dataset, columns: Sequen
     if columns is None:
         main = model.classifier.main_input_name
         _require_columns(dataset, [main], "the classifier's main input; prepare the dataset with its processor")
-        return [main, *(name for name in OPTIONAL_INPUTS if name in dataset.column_names)]
+        return [main, *(name for name in OPTIONAL_INPUTS if name in dataset.column_names and name != main)]
     _require_columns(dataset, columns, "input_columns")
     return list(columns)
 
@@ -217,6 +236,27 @@ def _evidence_mask(
     return mask.bool().to(feature_mask.device)
 
 
+def _same_features(mask: Any, other: Any) -> bool:
+    """Whether two feature masks (or dicts of them, one per modality) are equal."""
+    if isinstance(mask, Mapping):
+        return mask.keys() == other.keys() and all(torch.equal(mask[name], other[name]) for name in mask)
+    return torch.equal(mask, other)
+
+
+def _evidence(
+    model: AutoModelWithScorer, rows: Mapping[str, Any], column: str | Mapping[str, str], feature_mask: Any
+) -> torch.Tensor | dict[str, torch.Tensor]:
+    """:func:`_evidence_mask`, or one per modality for a text-image model (``column`` maps modality -> column)."""
+    if isinstance(feature_mask, Mapping):
+        if not isinstance(column, Mapping):
+            raise InvalidInputError(
+                "A text-image model takes evidence_column as a dict per modality, e.g. {'text': 'evidence_tokens', "
+                f"'image': 'evidence_pixels'}}; got {column!r}."
+            )
+        return {part: _evidence_mask(model, rows, name, feature_mask[part]) for part, name in column.items()}
+    return _evidence_mask(model, rows, column, feature_mask)
+
+
 # ---------------------------------------------------------------------------------------------- measuring
 @contextmanager
 def _seeded(seed: int, device: torch.device) -> Iterator[None]:
@@ -254,25 +294,56 @@ def _timed_attribution(
     return output, seconds, count.samples
 
 
+def _faithfulness(
+    model: AutoModelWithScorer, batch: dict[str, torch.Tensor], attributions: Any, feature_mask: Any, **engine: Any
+) -> dict[str, torch.Tensor]:
+    """The :data:`FAITHFULNESS` metrics of one batch of maps (one, or one per modality ranked together)."""
+    perturbed = compute_perturbations(model, batch, attributions, feature_mask, **engine)
+    return {
+        "average_drop": average_drop(perturbed.probabilities, perturbed.masked_probabilities),
+        "deletion_auc": auc(perturbed.deletion_curve),
+        "insertion_auc": auc(perturbed.insertion_curve),
+    }
+
+
 def _batch_metrics(
     model: AutoModelWithScorer,
     batch: dict[str, torch.Tensor],
-    attributions: torch.Tensor,
-    feature_mask: torch.Tensor,
-    evidence: torch.Tensor | None,
+    attributions: torch.Tensor | Mapping[str, torch.Tensor],
+    feature_mask: torch.Tensor | Mapping[str, torch.Tensor],
+    evidence: torch.Tensor | Mapping[str, torch.Tensor] | None,
     *,
     steps: int,
     metric_batch_size: int,
     seed: int,
 ) -> dict[str, torch.Tensor]:
-    """Every metric of :data:`METRICS` for one batch of maps, one value per sample (pointing game with evidence)."""
-    perturbed = compute_perturbations(
-        model, batch, attributions, feature_mask, steps=steps, batch_size=metric_batch_size, seed=seed
-    )
+    """Every metric of :data:`METRICS` for one batch of maps, one value per sample (pointing game with evidence).
+
+    One map per modality (a dict): every metric per modality, ``text_*`` and ``image_*``, with the other modality
+    left whole, and the faithfulness metrics of both ranked together, ``joint_*``."""
+    engine = {"steps": steps, "batch_size": metric_batch_size, "seed": seed}
+    if isinstance(attributions, Mapping):
+        values = {
+            f"joint_{name}": value
+            for name, value in _faithfulness(model, batch, attributions, feature_mask, **engine).items()
+        }
+        for part in attributions:
+            alone = _faithfulness(model, batch, attributions, only_modality(feature_mask, part), **engine)
+            clear = _clarity(attributions[part], feature_mask[part], None if evidence is None else evidence.get(part))
+            values.update({f"{part}_{name}": value for name, value in {**alone, **clear}.items()})
+    else:
+        values = {
+            **_faithfulness(model, batch, attributions, feature_mask, **engine),
+            **_clarity(attributions, feature_mask, evidence),
+        }
+    return {name: value.detach().float().cpu() for name, value in values.items()}
+
+
+def _clarity(
+    attributions: torch.Tensor, feature_mask: torch.Tensor, evidence: torch.Tensor | None
+) -> dict[str, torch.Tensor]:
+    """The metrics of one map alone (no forward): its complexity and sparsity, and the pointing game with evidence."""
     values = {
-        "average_drop": average_drop(perturbed.probabilities, perturbed.masked_probabilities),
-        "deletion_auc": auc(perturbed.deletion_curve),
-        "insertion_auc": auc(perturbed.insertion_curve),
         "complexity": complexity(attributions, feature_mask),
         "sparsity": sparsity(attributions, feature_mask),
         "entropy_complexity": entropy_complexity(attributions, feature_mask),
@@ -280,7 +351,7 @@ def _batch_metrics(
     }
     if evidence is not None:
         values["pointing_game"] = pointing_game(attributions, evidence, feature_mask)
-    return {name: value.detach().float().cpu() for name, value in values.items()}
+    return values
 
 
 def _needs_baselines(name: str) -> bool:
@@ -358,7 +429,7 @@ def run_benchmark(
     num_samples: int | None = None,
     seed: int = 0,
     input_columns: Sequence[str] | None = None,
-    evidence_column: str | None = None,
+    evidence_column: str | Mapping[str, str] | None = None,
     metric_batch_size: int = 256,
     progress: bool = False,
 ) -> BenchmarkResult:
@@ -380,6 +451,7 @@ def run_benchmark(
         seed: seed of the sample draw, of the metric engine's tie-breaking and of every explainer call.
         input_columns: the dataset columns to feed the classifier (default: its main input and the optional ones).
         evidence_column: per-sample ground truth (a feature index or a per-feature mask): adds the pointing game.
+            Text-image models: one column of per-feature masks per modality, ``{"text": ..., "image": ...}``.
         metric_batch_size: perturbed inputs per classifier call in the metric engine.
         progress: show a progress bar over methods × batches.
 
@@ -395,7 +467,8 @@ def run_benchmark(
     explainers = _build_explainers(model, methods, explainer_kwargs or {}, baseline_inputs)
     explainers.update(extra_explainers or {})
     columns = _input_columns(model, dataset, input_columns)
-    _require_columns(dataset, [evidence_column], "evidence_column")
+    evidence_columns = evidence_column.values() if isinstance(evidence_column, Mapping) else [evidence_column]
+    _require_columns(dataset, list(evidence_columns), "evidence_column")
     sample_indices = draw_samples(len(dataset), num_samples, seed)
     rows_source = _formatted(model, dataset.select(sample_indices))
     has_labels = _has_class_labels(dataset)
@@ -418,7 +491,7 @@ def run_benchmark(
             rows = rows_source[start : start + batch_size]
             batch = {key: value.to(device) for key, value in collate(model, rows, columns).items()}
             feature_mask = model.modality.feature_mask(batch, model.scorer_config)
-            evidence = _evidence_mask(model, rows, evidence_column, feature_mask) if evidence_column else None
+            evidence = _evidence(model, rows, evidence_column, feature_mask) if evidence_column else None
             with torch.no_grad():
                 target = model.classifier(**model.modality.classifier_inputs(batch)).logits.argmax(dim=-1)
             predictions.append(target.cpu())
@@ -429,7 +502,7 @@ def run_benchmark(
                 if start == 0:
                     _timed_attribution(explainer, batch, target, seed)  # warm-up: one-time costs are not timed
                 output, elapsed, samples = _timed_attribution(explainer, batch, target, seed)
-                if not torch.equal(output.feature_mask, feature_mask):
+                if not _same_features(output.feature_mask, feature_mask):
                     raise SSXAIError(
                         f"{name} returned a feature mask different from the modality's: its maps would not be "
                         "measured on the same features as the other methods'."
@@ -525,8 +598,8 @@ class ParetoFront:
 
     def to_markdown(self) -> str:
         """The statement for a report: the front, who dominates whom, and the per-pair grid for the reference."""
-        faithfulness = ", ".join(METRICS[m].heading for m in self.faithfulness)
-        clarity = ", ".join(METRICS[m].heading for m in self.clarity)
+        faithfulness = ", ".join(MEASURES[m].heading for m in self.faithfulness)
+        clarity = ", ".join(MEASURES[m].heading for m in self.clarity)
         lines = [
             f"**Pareto front** (faithfulness: {faithfulness}; clarity: {clarity}): "
             f"{', '.join(self.front) or 'empty (every method is dominated)'}.",
@@ -542,12 +615,12 @@ class ParetoFront:
                 f"Methods better than {self.reference} on both metrics of a pair (rows: faithfulness, "
                 "columns: clarity):",
                 "",
-                "| | " + " | ".join(METRICS[c].heading for c in self.clarity) + " |",
+                "| | " + " | ".join(MEASURES[c].heading for c in self.clarity) + " |",
                 "|---|" + "---|" * len(self.clarity),
             ]
             for f in self.faithfulness:
                 cells = [", ".join(self.beats_reference[f, c]) or "none" for c in self.clarity]
-                lines.append(f"| {METRICS[f].heading} | " + " | ".join(cells) + " |")
+                lines.append(f"| {MEASURES[f].heading} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
 
@@ -574,10 +647,10 @@ class BenchmarkResult:
         if not self.values:
             raise InvalidInputError("A benchmark result needs at least one method.")
         metrics = set(next(iter(self.values.values())))
-        if not metrics <= set(METRICS) or any(set(values) != metrics for values in self.values.values()):
+        if not metrics <= set(MEASURES) or any(set(values) != metrics for values in self.values.values()):
             reported = {method: sorted(values) for method, values in self.values.items()}
             raise InvalidInputError(
-                f"Every method must report the same metrics, all among {', '.join(METRICS)}; got {reported}."
+                f"Every method must report the same metrics, all among {', '.join(MEASURES)}; got {reported}."
             )
         if missing := [method for method in self.values if set(self.cost.get(method, {})) != set(COSTS)]:
             raise InvalidInputError(f"Methods {missing} need exactly the cost entries {', '.join(COSTS)}.")
@@ -588,8 +661,18 @@ class BenchmarkResult:
 
     @property
     def metrics(self) -> list[str]:
-        """The metrics measured, in the order of :data:`METRICS`."""
-        return [metric for metric in METRICS if metric in next(iter(self.values.values()))]
+        """The metrics measured, in the order of :data:`MEASURES`."""
+        return [metric for metric in MEASURES if metric in next(iter(self.values.values()))]
+
+    def select(self, metrics: Sequence[str]) -> BenchmarkResult:
+        """The same result with only ``metrics`` (e.g. one modality's columns of a text-image run, for one table)."""
+        return BenchmarkResult(
+            values={method: {m: values[m] for m in metrics} for method, values in self.values.items()},
+            cost=self.cost,
+            metadata=self.metadata,
+            sample_indices=self.sample_indices,
+            predictions=self.predictions,
+        )
 
     def summary(self) -> dict[str, dict[str, dict[str, float]]]:
         """``summary[method][metric] = {"mean": ..., "std": ...}`` over the samples (population std, ddof 0)."""
@@ -614,7 +697,7 @@ class BenchmarkResult:
         summary = self.summary()
         columns = []
         for metric in self.metrics:
-            measure = METRICS[metric]
+            measure = MEASURES[metric]
             stats = {method: summary[method][metric] for method in self.methods}
             texts = {m: f"{measure.display(s['mean'])} ± {measure.display(s['std'])}" for m, s in stats.items()}
             columns.append((measure, {m: s["mean"] for m, s in stats.items()}, texts))
@@ -665,7 +748,7 @@ class BenchmarkResult:
         pairs = [(f, c) for f in faithfulness for c in clarity]
 
         def beats(a: str, b: str, pair: tuple[str, str]) -> bool:
-            return all(_is_better(means[a][m], means[b][m], METRICS[m]) for m in pair)
+            return all(_is_better(means[a][m], means[b][m], MEASURES[m]) for m in pair)
 
         def beaten_by(method: str, pair: tuple[str, str]) -> list[str]:
             return [other for other in self.methods if other != method and beats(other, method, pair)]
@@ -688,7 +771,7 @@ class BenchmarkResult:
 
         Means are rounded as the table shows them first, so methods tied in the table share a radius.
         """
-        measures = {metric: METRICS[metric] for metric in self.metrics}
+        measures = {metric: MEASURES[metric] for metric in self.metrics}
         means = {
             method: {measures[m].label: measures[m].shown(value) for m, value in metrics.items()}
             for method, metrics in self._means().items()

@@ -209,3 +209,15 @@ def test_masking_augmentation_masks_both_parts_of_a_fusion_classifier(model, bat
     assert torch.equal(trained["text"][~mask["text"]], plain[~mask["text"]])  # special tokens and padding never
     assert (trained["image"] == 0).any() and not torch.equal(trained["image"], batch["pixel_values"])
     assert torch.equal(seen["image"], batch["pixel_values"])  # eval-mode forwards are untouched
+
+
+def test_hidden_state_layers_are_chosen_per_modality(word_tokenizer, processor):
+    classifier = tiny_fusion_classifier(len(word_tokenizer))
+    config = ScorerConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2)
+    config.hidden_state_layers = {"text": [-2, -1]}
+    model = AutoModelWithScorer.from_classifier(classifier, config, processor=processor)
+    assert model.scorer_config.hidden_state_layers == {"text": [-2, -1], "image": [2]}
+    assert model.scorer_config.classifier_hidden_sizes["text"] == [32, 32, 32]
+    config.hidden_state_layers = [-1]
+    with pytest.raises(ValueError, match=r"hidden_state_layers as \{'text'"):
+        AutoModelWithScorer.from_classifier(classifier, config, processor=processor)

@@ -15,6 +15,7 @@ import torch
 from transformers.utils import ModelOutput
 
 from ..errors import InvalidInputError, UnsupportedClassifierError
+from ..modalities.base import each_map, first_map
 from ..modeling import AutoModelWithScorer
 
 
@@ -24,8 +25,9 @@ class AttributionOutput(ModelOutput):
 
     Args:
         attributions: raw signed values, one per feature, ``[batch, tokens]`` or ``[batch, height, width]``;
-            exactly 0 where ``feature_mask`` is False. Not normalized (metrics do that).
-        feature_mask: which features are valid (not padding, not special tokens), same shape.
+            exactly 0 where ``feature_mask`` is False. Not normalized (metrics do that). Text-image models: one
+            map per modality, ``{"text": ..., "image": ...}``.
+        feature_mask: which features are valid (not padding, not special tokens), same shape (a dict likewise).
         target: the class each map explains, ``[batch]`` (the prediction when none was asked for).
         logits: the classifier's logits on the full input, ``[batch, classes]``.
     """
@@ -65,12 +67,12 @@ class Explainer(ABC):
         inputs = {key: value for key, value in inputs.items() if key != "labels"}
         self.modality.validate_inputs(self.classifier, inputs)
         feature_mask = self.modality.feature_mask(inputs, self.scorer_config)
-        target = self._check_target(target, feature_mask.shape[0], feature_mask.device)
+        target = self._check_target(target, first_map(feature_mask).shape[0], first_map(feature_mask).device)
         attributions, logits = self._attribute(inputs, feature_mask, target)
         if target is None:
             target = logits.argmax(dim=-1)
         return AttributionOutput(
-            attributions=attributions.detach().masked_fill(~feature_mask, 0.0),
+            attributions=each_map(lambda a, m: a.detach().masked_fill(~m, 0.0), attributions, feature_mask),
             feature_mask=feature_mask,
             target=target,
             logits=logits.detach(),

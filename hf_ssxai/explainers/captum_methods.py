@@ -14,7 +14,7 @@ import logging
 import warnings
 from abc import abstractmethod
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from ..modalities import Modality
+from ..modalities.base import each_map, first_map
 from ..modeling import AutoModelWithScorer
 from .activations import ACTIVATION_TYPES
 from .base import Explainer
@@ -41,31 +42,44 @@ class MaskableForward(nn.Module):
 
     ``forward(maskable, keep, fixed, *kwarg_values)``: positions where ``keep`` is False take ``fixed``
     (the input's own values), and ``kwarg_values`` are the classifier's other arguments, named by
-    ``kwarg_names``. With ``explain_prediction`` it returns the logit of each row's predicted class
-    (so Captum needs no target); the latest logits are kept in :attr:`logits`.
+    ``kwarg_names``. A multimodal model's maskable tensors are one Captum input per modality (``parts`` names
+    them): ``forward(*maskables, *keeps, *fixeds, *kwarg_values)``. With ``explain_prediction`` it returns the
+    logit of each row's predicted class (so Captum needs no target); the latest logits are kept in :attr:`logits`.
     """
 
     def __init__(
-        self, classifier: nn.Module, modality: Modality, kwarg_names: tuple[str, ...], explain_prediction: bool = False
+        self,
+        classifier: nn.Module,
+        modality: Modality,
+        kwarg_names: tuple[str, ...],
+        explain_prediction: bool = False,
+        parts: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__()
         self.classifier = classifier
         self.modality = modality
         self.kwarg_names = kwarg_names
         self.explain_prediction = explain_prediction
+        self.parts = parts
         self.logits: torch.Tensor | None = None
 
-    def forward(
-        self, maskable: torch.Tensor, keep: torch.Tensor, fixed: torch.Tensor, *kwarg_values: Any
-    ) -> torch.Tensor:
-        kwargs = dict(zip(self.kwarg_names, kwarg_values, strict=True))
+    def forward(self, *arguments: Any) -> torch.Tensor:
+        count = len(self.parts) if self.parts else 1
+        maskables, keeps, fixeds = (arguments[i * count : (i + 1) * count] for i in range(3))
+        kwargs = dict(zip(self.kwarg_names, arguments[3 * count :], strict=True))
         # Captum's noise and baselines may arrive in float32 beside a half-precision model: match the input's dtype
-        maskable = torch.where(keep, maskable.to(fixed.dtype), fixed)
+        kept = [torch.where(k, m.to(f.dtype), f) for m, k, f in zip(maskables, keeps, fixeds, strict=True)]
+        maskable = dict(zip(self.parts, kept, strict=True)) if self.parts else kept[0]
         logits = self.modality.forward_from_maskable(self.classifier, maskable, kwargs)
         self.logits = logits.detach()
         if self.explain_prediction:
             return logits.gather(-1, logits.argmax(dim=-1, keepdim=True)).squeeze(-1)
         return logits
+
+
+def _zeros_like(maskable: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """The zero (masking) baseline of a Captum input or of a tuple of them."""
+    return tuple(map(torch.zeros_like, maskable)) if isinstance(maskable, tuple) else torch.zeros_like(maskable)
 
 
 class CaptumExplainer(Explainer):
@@ -82,18 +96,26 @@ class CaptumExplainer(Explainer):
             maskable, forward_kwargs = self.modality.split_inputs(
                 self.classifier, self.modality.classifier_inputs(inputs)
             )
-        fixed = maskable.detach()  # the input's own values, held at non-features; no gradient flows into it
-        maskable = fixed.detach().requires_grad_()
+        # a multimodal model's maskable tensors (a dict) become one Captum input per modality, in a tuple
+        parts = tuple(maskable) if isinstance(maskable, Mapping) else None
+        as_tuple = (lambda value: tuple(value[name] for name in parts)) if parts else (lambda value: (value,))
+        fixed = tuple(t.detach() for t in as_tuple(maskable))  # the input's values, held at non-features
+        leaves = tuple(t.detach().requires_grad_() for t in fixed)
+        captum_inputs = leaves if parts else leaves[0]
         single = self.single_forward_at_input
-        forward = MaskableForward(self.classifier, self.modality, tuple(forward_kwargs), single and target is None)
-        args = (self.modality.expand_scores(feature_mask), fixed, *forward_kwargs.values())
+        forward = MaskableForward(
+            self.classifier, self.modality, tuple(forward_kwargs), single and target is None, parts
+        )
+        args = (*as_tuple(self.modality.expand_scores(feature_mask)), *fixed, *forward_kwargs.values())
         if not single:
             with torch.no_grad():
-                logits = forward(maskable, *args)
+                logits = forward(*leaves, *args)
             target = logits.argmax(dim=-1) if target is None else target
-        attributions = self._captum_attribute(forward, maskable, target, args)
+        attributions = self._captum_attribute(forward, captum_inputs, target, args)
         if single:
             logits = forward.logits
+        if parts:
+            attributions = dict(zip(parts, attributions, strict=True))
         return self.modality.reduce_to_features(attributions), logits
 
     @abstractmethod
@@ -153,7 +175,7 @@ class IntegratedGradients(CaptumExplainer):
     ) -> torch.Tensor:
         return captum.attr.IntegratedGradients(forward).attribute(
             maskable,
-            baselines=torch.zeros_like(maskable),
+            baselines=_zeros_like(maskable),
             target=target,
             additional_forward_args=args,
             n_steps=self.n_steps,
@@ -202,7 +224,7 @@ class DeepLift(CaptumExplainer):
     ) -> torch.Tensor:
         with _quiet_deeplift():
             return captum.attr.DeepLift(forward).attribute(
-                maskable, baselines=torch.zeros_like(maskable), target=target, additional_forward_args=args
+                maskable, baselines=_zeros_like(maskable), target=target, additional_forward_args=args
             )
 
 
@@ -221,19 +243,36 @@ class BaselineSetExplainer(CaptumExplainer):
         super().__init__(model)
         self.modality.validate_inputs(self.classifier, baselines)
         feature_mask = self.modality.feature_mask(baselines, self.scorer_config)
-        if feature_mask.shape[0] > num_baselines:
+        count, device = first_map(feature_mask).shape[0], first_map(feature_mask).device
+        if count > num_baselines:
             generator = torch.Generator().manual_seed(BASELINE_SUBSET_SEED)
-            chosen = torch.randperm(feature_mask.shape[0], generator=generator)[:num_baselines].to(feature_mask.device)
-            baselines, feature_mask = {key: value[chosen] for key, value in baselines.items()}, feature_mask[chosen]
+            chosen = torch.randperm(count, generator=generator)[:num_baselines].to(device)
+            baselines = {key: value[chosen] for key, value in baselines.items()}
+            feature_mask = each_map(lambda mask: mask[chosen], feature_mask)
         with torch.no_grad():
             maskable, _ = self.modality.split_inputs(self.classifier, self.modality.classifier_inputs(baselines))
-        #: ``[num_baselines, *sample_shape]`` in the masking space, non-features zeroed
-        self.baselines = maskable * self.modality.expand_scores(feature_mask).to(maskable.dtype)
+        #: ``[num_baselines, *sample_shape]`` in the masking space, non-features zeroed (a dict per modality for
+        #: multimodal models)
+        self.baselines = each_map(
+            lambda values, keep: values * keep.to(values.dtype), maskable, self.modality.expand_scores(feature_mask)
+        )
 
-    def _baselines_like(self, maskable: torch.Tensor) -> torch.Tensor:
-        """The baseline samples shaped like ``maskable``'s samples, on its device and dtype."""
-        baselines = self.baselines.to(device=maskable.device, dtype=maskable.dtype)
-        if self.modality.name == "text":
+    def _baselines_like(
+        self, maskable: torch.Tensor | tuple[torch.Tensor, ...]
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The baseline samples shaped like ``maskable``'s samples (one Captum input, or one per modality)."""
+        if isinstance(maskable, tuple):
+            return tuple(
+                self._part_baselines(name, self.baselines[name], part)
+                for name, part in zip(self.baselines, maskable, strict=True)
+            )
+        return self._part_baselines(self.modality.name, self.baselines, maskable)
+
+    @staticmethod
+    def _part_baselines(modality: str, baselines: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
+        """One modality's baseline samples shaped like ``maskable``'s samples, on its device and dtype."""
+        baselines = baselines.to(device=maskable.device, dtype=maskable.dtype)
+        if modality == "text":
             length, have = maskable.shape[1], baselines.shape[1]
             baselines = F.pad(baselines, (0, 0, 0, length - have)) if have < length else baselines[:, :length]
         if baselines.shape[1:] != maskable.shape[1:]:

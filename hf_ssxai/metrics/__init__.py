@@ -24,7 +24,7 @@ from .functional import (
     sparsity,
     tie_break_keys,
 )
-from .perturbation import PerturbationOutput, compute_perturbations
+from .perturbation import PerturbationOutput, compute_perturbations, only_modality
 
 #: folder of the bundled ``evaluate`` modules, one sub-folder per metric
 MODULES_DIR = Path(__file__).parent / "modules"
@@ -66,6 +66,7 @@ __all__ = [
     "average_drop",
     "complexity",
     "compute_perturbations",
+    "only_modality",
     "entropy_complexity",
     "feature_ranks",
     "gini_sparseness",

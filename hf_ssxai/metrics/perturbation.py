@@ -14,6 +14,11 @@ Each point's y is the probability of the class predicted on the full input. Feat
 tokens are never removed and never counted. The full and the fully removed input are shared by both
 curves, so deletion alone costs ``steps + 1`` forwards per sample, and all forwards of all samples go
 through the classifier in chunks of ``batch_size``.
+
+Multimodal models (text-image) give one map per modality, as dicts. Each map is normalized on its own (absolute
+value, min-max over its valid features), then the features of all modalities are ranked *together*: the joint
+deletion curve removes the top features whatever their modality. Per-modality curves come from the same engine
+with the other modalities' feature masks switched off (:func:`only_modality`): their features are never removed.
 """
 
 from __future__ import annotations
@@ -86,6 +91,46 @@ def _variant_table(
     return low, high, columns
 
 
+class _FlatFeatures:
+    """One map or a dict of maps (one per modality) as one flat row of features per sample, and back."""
+
+    def __init__(self, feature_mask: torch.Tensor | Mapping[str, torch.Tensor]):
+        self.shapes = (
+            {name: mask.shape[1:] for name, mask in feature_mask.items()} if isinstance(feature_mask, Mapping) else None
+        )
+        self.single_shape = None if self.shapes is not None else feature_mask.shape[1:]
+
+    def flatten(self, maps: torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if self.shapes is None:
+            return maps.flatten(1)
+        return torch.cat([maps[name].flatten(1) for name in self.shapes], dim=1)
+
+    def unflatten(self, flat: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        if self.shapes is None:
+            return flat.view(-1, *self.single_shape)
+        sizes = [shape.numel() for shape in self.shapes.values()]
+        parts = flat.split(sizes, dim=1)
+        return {name: part.reshape(-1, *shape) for (name, shape), part in zip(self.shapes.items(), parts, strict=True)}
+
+    def normalize(self, attributions: Any, feature_mask: Any) -> torch.Tensor:
+        """The normalized map(s), flat: each modality normalized on its own, then side by side."""
+        if self.shapes is None:
+            return normalize_attributions(attributions, feature_mask).flatten(1)
+        return self.flatten(
+            {name: normalize_attributions(attributions[name], feature_mask[name]) for name in self.shapes}
+        )
+
+
+def only_modality(feature_mask: Mapping[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """The feature masks with every modality but ``name`` switched off: the engine then perturbs ``name`` only."""
+    return {key: mask if key == name else torch.zeros_like(mask) for key, mask in feature_mask.items()}
+
+
+def _rows(value: Any, index: torch.Tensor) -> Any:
+    """The rows ``index`` of a tensor or of each tensor of a dict."""
+    return {key: part[index] for key, part in value.items()} if isinstance(value, Mapping) else value[index]
+
+
 def _select(kwargs: Mapping[str, Any], index: torch.Tensor, batch: int) -> dict[str, Any]:
     """The forward arguments of the samples in ``index`` (per-sample tensors are indexed, the rest kept)."""
     return {
@@ -97,8 +142,8 @@ def _select(kwargs: Mapping[str, Any], index: torch.Tensor, batch: int) -> dict[
 def compute_perturbations(
     model: Any,
     inputs: Mapping[str, Any],
-    attributions: torch.Tensor,
-    feature_mask: torch.Tensor | None = None,
+    attributions: torch.Tensor | Mapping[str, torch.Tensor],
+    feature_mask: torch.Tensor | Mapping[str, torch.Tensor] | None = None,
     *,
     steps: int = 10,
     batch_size: int = 256,
@@ -114,8 +159,10 @@ def compute_perturbations(
             when ``feature_mask`` is not given, ``scorer_config``).
         inputs: the classifier's inputs for the batch (``input_ids``, ``attention_mask``, ... or
             ``pixel_values``); ``labels`` is ignored.
-        attributions: maps ``[B, *features]`` from any explainer (normalized here).
-        feature_mask: valid features, same shape; defaults to the modality's (padding and special tokens out).
+        attributions: maps ``[B, *features]`` from any explainer (normalized here); for a multimodal model a dict
+            with one map per modality, whose features are ranked together (see the module docstring).
+        feature_mask: valid features, same shape (a dict for a multimodal model); defaults to the modality's
+            (padding and special tokens out).
         steps: deletion/insertion steps; the curves have ``steps + 1`` points.
         batch_size: how many perturbed inputs go through the classifier at once.
         seed: seed of the tie-breaking keys.
@@ -128,15 +175,15 @@ def compute_perturbations(
     modality.validate_inputs(classifier, inputs)
     with torch.inference_mode():
         maskable, forward_kwargs = modality.split_inputs(classifier, modality.classifier_inputs(inputs))
-        device = maskable.device
         if feature_mask is None:
             feature_mask = modality.feature_mask(inputs, model.scorer_config)
-        feature_mask = feature_mask.to(device)
-        attributions = attributions.to(device)
-        batch = feature_mask.shape[0]
-        ranks = feature_ranks(attributions, feature_mask, seed)
-        soft = normalize_attributions(attributions, feature_mask).flatten(1)
-        low, high, columns = _variant_table(feature_mask.flatten(1).sum(1), steps, deletion, insertion, masked)
+        features = _FlatFeatures(feature_mask)
+        flat_mask = features.flatten(feature_mask)
+        device = flat_mask.device
+        soft = features.normalize(attributions, feature_mask).to(device)
+        ranks = feature_ranks(soft, flat_mask, seed)
+        batch = flat_mask.shape[0]
+        low, high, columns = _variant_table(flat_mask.sum(1), steps, deletion, insertion, masked)
 
         width = low.shape[1]
         sample = torch.arange(batch, device=device).repeat_interleave(width)
@@ -152,8 +199,8 @@ def compute_perturbations(
             index = sample[chunk]
             rank = ranks[index]
             keep = ((rank >= low[chunk]) & (rank < high[chunk])).to(soft.dtype)
-            keep = torch.where(is_soft[chunk], soft[index], keep).view(-1, *feature_mask.shape[1:])
-            perturbed = modality.apply_scores(maskable[index], keep, feature_mask[index])
+            keep = features.unflatten(torch.where(is_soft[chunk], soft[index], keep))
+            perturbed = modality.apply_scores(_rows(maskable, index), keep, _rows(feature_mask, index))
             logits = modality.forward_from_maskable(classifier, perturbed, _select(forward_kwargs, index, batch))
             probabilities.append(logits.float().softmax(dim=-1))
         probabilities = torch.cat(probabilities).view(batch, width, -1)

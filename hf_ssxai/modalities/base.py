@@ -9,6 +9,7 @@ new modality (audio, time series) is one new file in this folder.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -20,6 +21,18 @@ from ..errors import UnsupportedClassifierError
 #: in the masked logits of a multimodal classifier, the key of those with every modality masked (the other keys are
 #: modality names, each masked alone)
 ALL_MASKED = "all"
+
+
+def each_map(function: Callable[..., Any], *maps: Any) -> Any:
+    """``function`` applied to one map, or to each modality's map when the maps are dicts (one per modality)."""
+    if isinstance(maps[0], Mapping):
+        return {name: function(*(m[name] for m in maps)) for name in maps[0]}
+    return function(*maps)
+
+
+def first_map(maps: Any) -> torch.Tensor:
+    """A map, or the first modality's map of a dict: for the batch size and the device."""
+    return next(iter(maps.values())) if isinstance(maps, Mapping) else maps
 
 
 class Modality(ABC):
