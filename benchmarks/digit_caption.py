@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from transformers import (
     BertConfig,
@@ -63,8 +64,9 @@ def arguments(folder: str, epochs: float, learning_rate: float) -> TrainingArgum
     )
 
 
-def pairs(mnist: Path, split: str, count: int, seed: int, processor: FusionProcessor):
+def pairs(mnist: Path, split: str, count: int, seed: int, processor: FusionProcessor, kept: list[int]):
     images, digits = load_mnist(mnist, split)
+    images, digits = images[np.isin(digits, kept)], digits[np.isin(digits, kept)]
     chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count].numpy()
     images, digits = images[chosen], digits[chosen]
     raw = digit_caption_pairs(images, digits, ink_boxes(images), seed=seed)
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("--mnist", type=Path, default=Path("../shared/data/mnist"))
     parser.add_argument("--train", type=int, default=8000, help="training pairs")
     parser.add_argument("--test", type=int, default=200, help="benchmarked pairs")
+    parser.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9", help="the digits used, comma-separated")
     parser.add_argument("--classifier-epochs", type=float, default=6)
     parser.add_argument("--scorer-epochs", type=float, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -85,8 +88,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="digit-caption-"))
     tokenizer = build_word_tokenizer(list(CAPTION_WORDS))
     processor = FusionProcessor(ViTImageProcessorPil(size={"height": 28, "width": 28}), tokenizer)
-    _, train = pairs(options.mnist, "train", options.train, 0, processor)
-    raw_test, test = pairs(options.mnist, "test", options.test, 1, processor)
+    kept = [int(digit) for digit in options.digits.split(",")]
+    _, train = pairs(options.mnist, "train", options.train, 0, processor, kept)
+    raw_test, test = pairs(options.mnist, "test", options.test, 1, processor, kept)
     columns = ["input_ids", "attention_mask", "pixel_values", "label"]
 
     # the image tower first learns to read digits (as a pretrained tower would), then the fusion learns to match
