@@ -55,6 +55,61 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _methods(value: str | None) -> list[str] | None:
+    return None if value is None else [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _grid_pointing_game(args: argparse.Namespace) -> int:
+    from .evaluation.from_pretrained import grid_pointing_game_from_pretrained
+
+    result = grid_pointing_game_from_pretrained(
+        args.model,
+        args.dataset,
+        split=args.split,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        methods=_methods(args.methods),
+        num_grids=args.num_grids,
+        grid_size=args.grid_size,
+        class_distribution=not args.no_class_distribution,
+        seed=args.seed,
+        device=args.device,
+    )
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    result.to_json(output / "grid_pointing_game.json")
+    result.plot(output / "grid_pointing_game.png")
+    print(result.to_markdown())
+    print(f"\nWrote {output / 'grid_pointing_game.json'}")
+    return 0
+
+
+def _sanity_check(args: argparse.Namespace) -> int:
+    from .evaluation.from_pretrained import sanity_check_from_pretrained
+
+    result = sanity_check_from_pretrained(
+        args.model,
+        args.dataset,
+        randomized_model=args.randomized_model,
+        split=args.split,
+        text_column=args.text_column,
+        image_column=args.image_column,
+        methods=_methods(args.methods),
+        num_samples=args.num_samples,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device,
+    )
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    name = "cascading" if args.randomized_model is None else "data_randomization"
+    result.to_json(output / f"{name}.json")
+    result.plot(output / f"{name}.png")
+    print(result.to_markdown())
+    print(f"\nSpearman rank correlation with the original maps (1: unchanged). Wrote {output / (name + '.json')}")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from .training.recipe import (
         load_recipe,
@@ -310,6 +365,63 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     benchmark.add_argument("--quiet", action="store_true", help="no progress bars")
     benchmark.set_defaults(handler=_benchmark)
+
+    grid = commands.add_parser(
+        "grid-pointing-game",
+        help="score how well each method's map for a class points at the tile of that class in 2x2 image grids",
+        description="Tiles images the classifier gets right into 2x2 grids of four distinct classes, asks every "
+        "method for the map of each tile's class and scores the share of positive attribution inside that tile "
+        "(1: perfect, 0.25: blind to the class). Writes DIR/grid_pointing_game.json. See docs/evaluation.md.",
+        epilog="Example:\n  hf-ssxai grid-pointing-game --model runs/mnist_resnet/model --dataset data/mnist "
+        "--num-grids 200\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    grid.add_argument("--model", required=True, help="an hf_ssxai image checkpoint: a folder or a Hub repo")
+    grid.add_argument("--dataset", required=True, help="a Hub dataset id or a local folder with a label column")
+    grid.add_argument("--split", default="test", help="the split the images come from (default: test)")
+    grid.add_argument("--image-column", help="column with the images (default: image)")
+    grid.add_argument("--label-column", default="label", help="column with the classes (default: label)")
+    grid.add_argument("--num-grids", type=int, default=200, help="grids evaluated (default: 200)")
+    grid.add_argument(
+        "--grid-size",
+        type=int,
+        help="grid side in pixels (default: twice the image side; give the classifier's own size for a ViT)",
+    )
+    grid.add_argument("--methods", help="comma-separated methods (default: every one that supports the classifier)")
+    grid.add_argument(
+        "--no-class-distribution", action="store_true", help="skip the rows of each method in ClassDistribution"
+    )
+    grid.add_argument("--output-dir", default="grid_output", help="default: grid_output")
+    grid.add_argument("--seed", type=int, default=0, help="seed of the grids (default: 0)")
+    grid.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    grid.set_defaults(handler=_grid_pointing_game)
+
+    sanity = commands.add_parser(
+        "sanity-check",
+        help="randomization sanity checks: do the maps change when the classifier's weights or labels are random?",
+        description="Cascading model randomization (default): re-draws the classifier's layers from the head down "
+        "and, after each step, measures how similar every method's maps stay to the original ones (Spearman rank "
+        "correlation; 1 = unchanged, which a faithful method must not stay). With --randomized-model: data "
+        "randomization against a checkpoint of the same classifier trained on shuffled labels. Writes DIR/*.json "
+        "and a plot. See docs/evaluation.md.",
+        epilog="Examples:\n  hf-ssxai sanity-check --model ./checkpoint --dataset ./images --split validation\n"
+        "  hf-ssxai sanity-check --model ./checkpoint --randomized-model ./shuffled-checkpoint --dataset ./images\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sanity.add_argument("--model", required=True, help="an hf_ssxai checkpoint: a folder or a Hub repo")
+    sanity.add_argument("--dataset", required=True, help="a Hub dataset id, a local folder or a data file")
+    sanity.add_argument("--randomized-model", help="a checkpoint trained on shuffled labels: data randomization")
+    sanity.add_argument("--split", default="test", help="the split to explain (default: test)")
+    columns = sanity.add_mutually_exclusive_group()
+    columns.add_argument("--text-column", help="column with the raw texts (default: text)")
+    columns.add_argument("--image-column", help="column with the images (default: image)")
+    sanity.add_argument("--num-samples", type=int, default=100, help="samples explained (default: 100)")
+    sanity.add_argument("--methods", help="comma-separated methods (default: every one that supports the classifier)")
+    sanity.add_argument("--batch-size", type=int, default=16, help="samples explained at once (default: 16)")
+    sanity.add_argument("--output-dir", default="sanity_output", help="default: sanity_output")
+    sanity.add_argument("--seed", type=int, default=0, help="seed of the samples and random weights (default: 0)")
+    sanity.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    sanity.set_defaults(handler=_sanity_check)
 
     explain = commands.add_parser(
         "explain",

@@ -36,6 +36,10 @@ class ScorerConfig(PreTrainedConfig):
             ``gamma = 1`` always.
         target: what the task loss compares against: the dataset ``"label"``, the classifier's own
             ``"prediction"`` (needs no labels), or its full output ``"distribution"`` (KL divergence).
+        class_conditional: the class to explain is an input of the scorer (``model(**inputs, target_class=c)``),
+            so it can explain any class, not only the prediction. Training draws the class from ``target`` (label
+            or prediction) for half the samples and from the other classes for the rest; needs ``target`` to be
+            ``"label"`` or ``"prediction"``. ``num_labels`` (the classifier's class count) is filled when attaching.
         base_model_name_or_path, base_model_revision: where the classifier comes from, so a
             scorer-only checkpoint can find it (as PEFT adapters do).
         base_model_fingerprint: hash of the classifier weights the scorer was trained against.
@@ -59,6 +63,7 @@ class ScorerConfig(PreTrainedConfig):
     use_binary_penalty: bool = True
     use_gamma: bool = True
     target: str = "label"
+    class_conditional: bool = False
     base_model_name_or_path: str | None = None
     base_model_revision: str | None = None
     base_model_fingerprint: str | None = None
@@ -79,6 +84,11 @@ class ScorerConfig(PreTrainedConfig):
             raise ValueError(f"ScorerConfig.modality must be one of {MODALITIES} or None, got {self.modality!r}.")
         if self.target not in TARGETS:
             raise ValueError(f"ScorerConfig.target must be one of {TARGETS}, got {self.target!r}.")
+        if self.class_conditional and self.target == "distribution":
+            raise ValueError(
+                "ScorerConfig.class_conditional needs target='label' or 'prediction': the 'distribution' target "
+                "compares whole output distributions, so it names no class to explain."
+            )
         for name in ("hidden_size", "num_hidden_layers", "num_attention_heads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

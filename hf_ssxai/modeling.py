@@ -56,6 +56,7 @@ from .errors import (
 )
 from .modalities import get_modality, infer_modality
 from .scorers import build_scorer
+from .targets import check_target, draw_training_classes
 from .training.joint_loss import joint_scorer_loss
 from .training.loss import ScorerLossOutput, scorer_loss
 
@@ -97,6 +98,7 @@ class ScorerModelOutput(ModelOutput):
         feature_mask: which features are valid, same shape as ``attributions`` (a dict when it is one).
         masked_logits: the classifier's logits on the input weighted by ``attributions`` (with the loss). Text-image
             models: a dict with every modality masked (``"all"``) and each masked alone (``"text"``, ``"image"``).
+        target_class: the class each map explains, ``[batch]`` (class-conditional scorers only).
         loss_terms: per-sample task loss, delta, gamma, penalties, mean score and binariness (with the loss).
     """
 
@@ -105,6 +107,7 @@ class ScorerModelOutput(ModelOutput):
     attributions: torch.Tensor | None = None
     feature_mask: torch.Tensor | None = None
     masked_logits: torch.Tensor | None = None
+    target_class: torch.Tensor | None = None
     loss_terms: ScorerLossOutput | None = None
 
 
@@ -147,6 +150,7 @@ class AutoModelWithScorer(nn.Module):
         modality.check_classifier(classifier)
         classifier.eval()  # frozen from here on; also keeps the probe free of dropout randomness
         modality.attach(classifier, config, processor)
+        config.num_labels = int(classifier.config.num_labels)
         config.base_model_name_or_path = (
             config.base_model_name_or_path or getattr(classifier.config, "name_or_path", None) or None
         )
@@ -180,27 +184,44 @@ class AutoModelWithScorer(nn.Module):
             ) from error
 
     def forward(
-        self, labels: torch.Tensor | None = None, return_loss: bool | None = None, **inputs: Any
+        self,
+        labels: torch.Tensor | None = None,
+        return_loss: bool | None = None,
+        target_class: int | torch.Tensor | None = None,
+        **inputs: Any,
     ) -> ScorerModelOutput:
         """Predict and explain; with ``labels`` or ``return_loss=True`` also compute the scorer loss.
 
         ``inputs`` are the classifier's own (``input_ids``, ``attention_mask``, ... or ``pixel_values``);
-        text inputs may add ``special_tokens_mask`` from the tokenizer.
+        text inputs may add ``special_tokens_mask`` from the tokenizer. ``target_class`` (an int or one per
+        sample) picks the class a class-conditional scorer explains; by default it explains the prediction.
         """
         self.modality.validate_inputs(self.classifier, inputs)
         feature_mask = self.modality.feature_mask(inputs, self.scorer_config)
+        config = self.scorer_config
+        if target_class is not None and not config.class_conditional:
+            raise InvalidInputError(
+                "This scorer explains the prediction only (ScorerConfig.class_conditional=False), so it takes no "
+                "target_class. Train a class-conditional scorer, or use a Captum explainer for other classes."
+            )
         classifier_inputs = self.modality.classifier_inputs(inputs)
         with torch.no_grad():
             outputs = self._run_classifier(classifier_inputs, output_hidden_states=True)
+        logits = outputs.logits
+        target_class = check_target(target_class, len(logits), logits.shape[-1], logits.device, "target_class")
         features = self.modality.scorer_features(
-            self.modality.hidden_states(outputs), self.scorer_config.hidden_state_layers, inputs, self.classifier
+            self.modality.hidden_states(outputs), config.hidden_state_layers, inputs, self.classifier
         )
-        attributions = self.scorer(features, feature_mask, inputs)
-        if not (return_loss or (return_loss is None and labels is not None)):
-            return ScorerModelOutput(logits=outputs.logits, attributions=attributions, feature_mask=feature_mask)
+        wants_loss = return_loss or (return_loss is None and labels is not None)
+        if config.class_conditional and target_class is None:
+            target_class = self._classes_to_explain(outputs.logits, labels, for_loss=wants_loss)
+        attributions = self.scorer(features, feature_mask, inputs, target_class)
+        if not wants_loss:
+            return ScorerModelOutput(
+                logits=outputs.logits, attributions=attributions, feature_mask=feature_mask, target_class=target_class
+            )
 
         masked_logits = self.modality.masked_logits(self.classifier, classifier_inputs, attributions, feature_mask)
-        config = self.scorer_config
         # one map per modality (a dict) is trained with the joint loss of eq. 3.5, one map with eq. 3.4
         loss_function = joint_scorer_loss if isinstance(attributions, dict) else scorer_loss
         terms = loss_function(
@@ -208,8 +229,9 @@ class AutoModelWithScorer(nn.Module):
             outputs.logits,
             attributions,
             feature_mask,
-            labels,
-            target=config.target,
+            target_class if config.class_conditional else labels,
+            # a class-conditional scorer's task is the class it was asked to explain
+            target="label" if config.class_conditional else config.target,
             use_magnitude_penalty=config.use_magnitude_penalty,
             use_binary_penalty=config.use_binary_penalty,
             use_gamma=config.use_gamma,
@@ -220,8 +242,23 @@ class AutoModelWithScorer(nn.Module):
             attributions=attributions,
             feature_mask=feature_mask,
             masked_logits=masked_logits,
+            target_class=target_class,
             loss_terms=terms,
         )
+
+    def _classes_to_explain(self, logits: torch.Tensor, labels: torch.Tensor | None, for_loss: bool) -> torch.Tensor:
+        """The classes a class-conditional scorer explains when none were asked for: the prediction; for the loss,
+        the reference (label or prediction), mixed with other classes while training."""
+        if not for_loss or self.scorer_config.target == "prediction":
+            reference = logits.argmax(dim=-1)
+        elif labels is None:
+            raise InvalidInputError(
+                "ScorerConfig.target='label' needs labels in the batch to train a class-conditional scorer. Add a "
+                "'labels' column, pass target_class, or use target='prediction'."
+            )
+        else:
+            reference = check_target(labels, len(logits), logits.shape[-1], logits.device, "labels")
+        return draw_training_classes(reference, logits) if for_loss and self.training else reference
 
     # ------------------------------------------------------------------ saving
     def save_pretrained(

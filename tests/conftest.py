@@ -49,17 +49,20 @@ def planted_text(word_tokenizer, tmp_path_factory):
     return model.eval(), test
 
 
-def _planted_image(family, tmp_path_factory):
+def _planted_image(family, tmp_path_factory, num_classes=3):
     from hf_ssxai import AutoModelWithScorer, ScorerConfig, ScorerTrainer
     from hf_ssxai.data.synthetic import planted_image_dataset
     from tests.helpers import fit_classifier, tiny_image_classifier, training_args
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp(f"planted_{family}")
-    train = planted_image_dataset(1500, seed=0)
-    test = planted_image_dataset(200, seed=1)
+    train = planted_image_dataset(1500, seed=0, num_classes=num_classes)
+    test = planted_image_dataset(200, seed=1, num_classes=num_classes)
     classifier = fit_classifier(
-        tiny_image_classifier(family), train.select_columns(["pixel_values", "label"]), out / "clf", epochs=6
+        tiny_image_classifier(family, num_labels=num_classes),
+        train.select_columns(["pixel_values", "label"]),
+        out / "clf",
+        epochs=6,
     )
     model = AutoModelWithScorer.from_classifier(classifier, ScorerConfig(hidden_size=32, num_hidden_layers=1))
     args = training_args(out / "scorer", num_train_epochs=4)
@@ -75,8 +78,9 @@ def planted_vit(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def planted_resnet(tmp_path_factory):
-    """A tiny ResNet trained on planted-evidence images, with a trained scorer. Returns (model, test dataset)."""
-    return _planted_image("resnet", tmp_path_factory)
+    """A tiny ResNet trained on planted-evidence images of four classes (enough for 2x2 grids of distinct classes),
+    with a trained scorer. Returns (model, test dataset)."""
+    return _planted_image("resnet", tmp_path_factory, num_classes=4)
 
 
 @pytest.fixture

@@ -134,3 +134,57 @@ def test_train_errors_exit_with_one(text_recipe, tmp_path, capsys):
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     assert main(["train-classifier", "--config", str(tmp_path / "list.yaml"), "--output-dir", str(tmp_path)]) == 1
     assert "YAML mapping" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def squares_checkpoint(planted_resnet, tmp_path_factory):
+    """The planted-squares ResNet (4 classes) saved with an image processor, and a folder of its test images."""
+    from transformers import ViTImageProcessor
+
+    from hf_ssxai.data.synthetic import planted_image_arrays
+
+    root = tmp_path_factory.mktemp("squares")
+    planted_resnet[0].save_pretrained(root / "model")
+    ViTImageProcessor(size={"height": 16, "width": 16}, image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(
+        root / "model"
+    )
+    pixel_values, labels, _ = planted_image_arrays(60, seed=1, num_classes=4)
+    for index, (pixels, label) in enumerate(zip(pixel_values, labels, strict=True)):
+        folder = root / "images" / "test" / f"colour{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        rgb = ((pixels.transpose(1, 2, 0) * 0.5 + 0.5) * 255).round().clip(0, 255).astype(np.uint8)
+        Image.fromarray(rgb).save(folder / f"{index}.png")
+    return str(root / "model"), str(root / "images")
+
+
+def test_grid_pointing_game_command_writes_every_method_with_and_without_the_wrapper(squares_checkpoint, tmp_path):
+    model, images = squares_checkpoint
+    out = tmp_path / "grid"
+    args = ["grid-pointing-game", "--model", model, "--dataset", images, "--num-grids", "5"]
+    assert main([*args, "--methods", "scorer,saliency", "--output-dir", str(out)]) == 0
+    result = json.loads((out / "grid_pointing_game.json").read_text())
+    # the plain scorer has no class distribution (one map for every class); saliency has both rows
+    assert set(result["values"]) == {"scorer", "saliency", "saliency + class distribution"}
+    assert all(len(scores) == 20 for scores in result["values"].values())  # 5 grids x 4 tiles
+    assert result["summary"]["scorer"]["mean"] == pytest.approx(0.25, abs=0.1)
+
+
+def test_sanity_check_command_runs_both_checks(squares_checkpoint, tmp_path, capsys):
+    model, images = squares_checkpoint
+    base = ["sanity-check", "--model", model, "--dataset", images, "--num-samples", "8", "--methods", "saliency"]
+    assert main([*base, "--output-dir", str(tmp_path / "c")]) == 0
+    cascading = json.loads((tmp_path / "c" / "cascading.json").read_text())
+    assert list(cascading["values"]) == ["original", "head", "block 1", "block 0", "embeddings"]
+    assert (tmp_path / "c" / "cascading.png").is_file()
+    assert main([*base, "--randomized-model", model, "--output-dir", str(tmp_path / "d")]) == 0
+    same = json.loads((tmp_path / "d" / "data_randomization.json").read_text())
+    assert np.mean(same["values"]["shuffled labels"]["saliency"]["spearman"]) == pytest.approx(1.0)
+
+
+def test_evaluation_commands_fail_clearly(squares_checkpoint, text_checkpoint, tmp_path, capsys):
+    model, images = squares_checkpoint
+    grid = ["grid-pointing-game", "--dataset", images, "--output-dir", str(tmp_path)]
+    assert main([*grid, "--model", text_checkpoint]) == 1
+    assert "tiles images" in capsys.readouterr().err
+    assert main([*grid, "--model", model, "--methods", "nonsense"]) == 1
+    assert "choose one or more" in capsys.readouterr().err

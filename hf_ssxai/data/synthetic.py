@@ -68,7 +68,7 @@ FILLER_WORDS = [
     "then",
 ]
 #: RGB colours of the planted square, one per image class
-SQUARE_COLOURS = ((1.0, 0.1, 0.1), (0.1, 1.0, 0.1), (0.1, 0.1, 1.0))
+SQUARE_COLOURS = ((1.0, 0.1, 0.1), (0.1, 1.0, 0.1), (0.1, 0.1, 1.0), (1.0, 1.0, 0.1), (1.0, 0.1, 1.0))
 
 
 def build_word_tokenizer(words: list[str] | None = None, model_max_length: int = 64) -> PreTrainedTokenizerFast:
@@ -129,9 +129,10 @@ def planted_text_dataset(
 
 
 def planted_image_arrays(
-    num_samples: int, *, seed: int = 0, size: int = 16, square: int = 4
+    num_samples: int, *, seed: int = 0, size: int = 16, square: int = 4, num_classes: int = 3
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Noisy grey images with one coloured square at a random place; label = the square's colour.
+    """Noisy grey images with one coloured square at a random place; label = the square's colour (one of the
+    first ``num_classes`` of :data:`SQUARE_COLOURS`).
 
     Returns ``(pixel_values, labels, evidence)``: normalized pixels ``[n, 3, size, size]`` in [-1, 1]
     (so 0, the masking baseline, is mid-grey), int labels ``[n]`` and boolean masks of the square
@@ -139,7 +140,9 @@ def planted_image_arrays(
     """
     rng = np.random.default_rng(seed)
     images = rng.uniform(0.0, 0.6, size=(num_samples, 1, size, size)).repeat(3, axis=1).astype(np.float32)
-    labels = rng.integers(len(SQUARE_COLOURS), size=num_samples)
+    if not 1 <= num_classes <= len(SQUARE_COLOURS):
+        raise ValueError(f"num_classes must lie in 1..{len(SQUARE_COLOURS)}, got {num_classes}.")
+    labels = rng.integers(num_classes, size=num_samples)
     evidence = np.zeros((num_samples, size, size), dtype=bool)
     for index, label in enumerate(labels):
         top, left = rng.integers(size - square + 1, size=2)
@@ -148,9 +151,13 @@ def planted_image_arrays(
     return (images - 0.5) / 0.5, labels.astype(np.int64), evidence
 
 
-def planted_image_dataset(num_samples: int, *, seed: int = 0, size: int = 16, square: int = 4) -> Dataset:
+def planted_image_dataset(
+    num_samples: int, *, seed: int = 0, size: int = 16, square: int = 4, num_classes: int = 3
+) -> Dataset:
     """:func:`planted_image_arrays` as a ``datasets.Dataset`` (columns ``pixel_values``, ``label``, ``evidence``)."""
-    pixel_values, labels, evidence = planted_image_arrays(num_samples, seed=seed, size=size, square=square)
+    pixel_values, labels, evidence = planted_image_arrays(
+        num_samples, seed=seed, size=size, square=square, num_classes=num_classes
+    )
     dataset = Dataset.from_dict({"pixel_values": pixel_values, "label": labels, "evidence": evidence})
     return dataset.with_format("torch")
 

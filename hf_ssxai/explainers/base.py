@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 import torch
 from transformers.utils import ModelOutput
 
-from ..errors import InvalidInputError, UnsupportedClassifierError
+from ..errors import UnsupportedClassifierError
 from ..modalities.base import each_map, first_map
 from ..modeling import AutoModelWithScorer
+from ..targets import check_target
 
 
 @dataclass
@@ -86,22 +87,4 @@ class Explainer(ABC):
 
     def _check_target(self, target: int | torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor | None:
         """``target`` as a ``[batch]`` long tensor (None stays None), or :class:`InvalidInputError` naming the range."""
-        if target is None:
-            return None
-        valid = f"valid targets are 0..{self.num_classes - 1} (this classifier has {self.num_classes} classes)"
-        if isinstance(target, bool) or not isinstance(target, (int, torch.Tensor)):
-            raise InvalidInputError(f"target must be an int, a [batch] tensor or None; got {target!r}. {valid}.")
-        target = torch.as_tensor(target, device=device)
-        if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-            raise InvalidInputError(f"target must hold integer class indices, got dtype {target.dtype}; {valid}.")
-        if target.dim() == 0:
-            target = target.expand(batch)
-        if tuple(target.shape) != (batch,):
-            raise InvalidInputError(
-                f"target has shape {tuple(target.shape)} but the batch has {batch} samples; "
-                "give one int for all samples or one per sample."
-            )
-        out_of_range = (target < 0) | (target >= self.num_classes)
-        if out_of_range.any():
-            raise InvalidInputError(f"target {target[out_of_range].tolist()} out of range: {valid}.")
-        return target.long()
+        return check_target(target, batch, self.num_classes, device)

@@ -241,6 +241,11 @@ class BaselineSetExplainer(CaptumExplainer):
 
     def __init__(self, model: AutoModelWithScorer, *, baselines: dict[str, torch.Tensor], num_baselines: int = 20):
         super().__init__(model)
+        if not isinstance(baselines, Mapping):
+            raise InvalidInputError(
+                f"baselines must be classifier inputs (a dict such as the processor's output, e.g. "
+                f"{{'pixel_values': tensor}}), got {type(baselines).__name__}."
+            )
         self.modality.validate_inputs(self.classifier, baselines)
         feature_mask = self.modality.feature_mask(baselines, self.scorer_config)
         count, device = first_map(feature_mask).shape[0], first_map(feature_mask).device

@@ -29,7 +29,7 @@ class ClassDistribution(Explainer):
     """Wrap ``base`` (any explainer of ours): the K class maps come from one batched ``base.attribute`` call.
 
     Args:
-        base: the explainer whose maps are compared across classes (not the single-class scorer).
+        base: the explainer whose maps are compared across classes (the scorer only if it is class-conditional).
         k: how many most probable classes enter the class set (the least likely class and the target join them).
         temperature: T, the sharpness of the per-feature softmax over classes (10 in the authors' code).
         tau: the margin over the uniform share 1/K a feature needs to keep its attribution.
@@ -49,10 +49,11 @@ class ClassDistribution(Explainer):
     ) -> None:
         if not isinstance(base, Explainer):
             raise InvalidInputError(f"base must be an explainer (see get_explainer), got {type(base).__name__}.")
-        if isinstance(base, ScorerExplainer):
+        if isinstance(base, ScorerExplainer) and not base.scorer_config.class_conditional:
             raise InvalidInputError(
-                "The scorer explains one class (its map is the same for every target), so its class distribution "
-                "would be uniform. Wrap a Captum explainer instead."
+                "This scorer explains one class (its map is the same for every target), so its class distribution "
+                "would be uniform. Wrap a class-conditional scorer (ScorerConfig(class_conditional=True)) or a "
+                "Captum explainer instead."
             )
         super().__init__(base.model)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.num_classes:

@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..configuration import ScorerConfig
+from .conditioning import ClassConditioning
 from .head import ScorerHead, start_alive
 
 #: channels of the full-resolution stage; it only sharpens the coarse map along the pixels, and its cost
@@ -48,6 +49,11 @@ class ImageScorer(nn.Module):
             nn.Sequential(*[ConvBlock(width) for _ in range(config.num_hidden_layers)])
             for _ in config.classifier_hidden_sizes
         )
+        self.conditioning = (
+            nn.ModuleList(ClassConditioning(config.num_labels, width) for _ in config.classifier_hidden_sizes)
+            if config.class_conditional
+            else None
+        )
         self.to_fine = nn.Conv2d(width, fine_width, kernel_size=1)
         self.pixel_skip = nn.Sequential(
             nn.Conv2d(config.input_channels, fine_width, kernel_size=3, padding=1, padding_mode="replicate"),
@@ -63,14 +69,23 @@ class ImageScorer(nn.Module):
         self.head = ScorerHead(config)
         start_alive(self.to_logit)
 
-    def forward(self, features: list[torch.Tensor], feature_mask: torch.Tensor, inputs: dict) -> torch.Tensor:
-        """Scores ``[batch, height, width]`` from feature maps ``[batch, C, h, w]`` and the input pixels."""
+    def forward(
+        self,
+        features: list[torch.Tensor],
+        feature_mask: torch.Tensor,
+        inputs: dict,
+        target_class: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Scores ``[batch, height, width]`` from feature maps ``[batch, C, h, w]`` and the input pixels
+        (``target_class``: the class to explain, for a class-conditional scorer; it conditions every level)."""
         pixel_values = inputs["pixel_values"]
         dtype = self.to_logit.weight.dtype
         order = sorted(range(len(features)), key=lambda i: features[i].shape[-2] * features[i].shape[-1])
         decoded = None
         for index in order:
             lateral = self.lateral[index](features[index].to(dtype))
+            if self.conditioning is not None:
+                lateral = self.conditioning[index](lateral, target_class, channel_dim=1)
             if decoded is not None:
                 lateral = lateral + F.interpolate(
                     decoded, size=lateral.shape[-2:], mode="bilinear", align_corners=False

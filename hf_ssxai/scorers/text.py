@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ..configuration import ScorerConfig
+from .conditioning import build_conditioning
 from .head import ScorerHead, start_alive
 
 
@@ -21,6 +22,7 @@ class TextScorer(nn.Module):
         super().__init__()
         in_width = sum(config.classifier_hidden_sizes)
         self.input_projection = nn.Sequential(nn.LayerNorm(in_width), nn.Linear(in_width, config.hidden_size))
+        self.conditioning = build_conditioning(config, config.hidden_size)
         layer = nn.TransformerEncoderLayer(
             d_model=config.hidden_size,
             nhead=config.num_attention_heads,
@@ -36,10 +38,19 @@ class TextScorer(nn.Module):
         self.head = ScorerHead(config)
         start_alive(self.to_logit)
 
-    def forward(self, features: list[torch.Tensor], feature_mask: torch.Tensor, inputs: dict) -> torch.Tensor:
-        """Scores ``[batch, tokens]`` from hidden states ``[batch, tokens, width]`` (``inputs``: attention mask)."""
+    def forward(
+        self,
+        features: list[torch.Tensor],
+        feature_mask: torch.Tensor,
+        inputs: dict,
+        target_class: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Scores ``[batch, tokens]`` from hidden states ``[batch, tokens, width]`` (``inputs``: attention mask;
+        ``target_class``: the class to explain, for a class-conditional scorer)."""
         attention_mask = inputs.get("attention_mask")
         hidden = self.input_projection(torch.cat([f.to(self.to_logit.weight.dtype) for f in features], dim=-1))
+        if self.conditioning is not None:
+            hidden = self.conditioning(hidden, target_class, channel_dim=-1)
         padding = None if attention_mask is None else ~attention_mask.bool()
         hidden = self.encoder(hidden, src_key_padding_mask=padding)
         logits = self.to_logit(self.output_norm(hidden)).squeeze(-1)

@@ -1,0 +1,31 @@
+"""Evaluations beyond the benchmark's metrics: the grid pointing game and randomization sanity checks.
+
+See ``docs/evaluation.md`` for the definitions and the measured results.
+"""
+
+from .grid import GridBatch, GridPointingGameResult, grid_pointing_game, make_grids, run_grid_pointing_game, tile_shares
+from .sanity import (
+    SanityCheckResult,
+    cascading_randomization,
+    data_randomization,
+    randomization_steps,
+    randomize_,
+)
+from .similarity import average_ranks, spearman, ssim
+
+__all__ = [
+    "GridBatch",
+    "GridPointingGameResult",
+    "SanityCheckResult",
+    "average_ranks",
+    "cascading_randomization",
+    "data_randomization",
+    "grid_pointing_game",
+    "make_grids",
+    "randomization_steps",
+    "randomize_",
+    "run_grid_pointing_game",
+    "spearman",
+    "ssim",
+    "tile_shares",
+]
