@@ -59,6 +59,16 @@ def _methods(value: str | None) -> list[str] | None:
     return None if value is None else [name.strip() for name in value.split(",") if name.strip()]
 
 
+def _write_evaluation(result: Any, output: Path, name: str, legend: str) -> int:
+    """Write ``NAME.json`` and ``NAME.png`` of an evaluation result and print its table."""
+    output.mkdir(parents=True, exist_ok=True)
+    result.to_json(output / f"{name}.json")
+    result.plot(output / f"{name}.png")
+    print(result.to_markdown())
+    print(f"\n{legend} Wrote {output / (name + '.json')} and {name}.png")
+    return 0
+
+
 def _grid_pointing_game(args: argparse.Namespace) -> int:
     from .evaluation.from_pretrained import grid_pointing_game_from_pretrained
 
@@ -75,13 +85,12 @@ def _grid_pointing_game(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
     )
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    result.to_json(output / "grid_pointing_game.json")
-    result.plot(output / "grid_pointing_game.png")
-    print(result.to_markdown())
-    print(f"\nWrote {output / 'grid_pointing_game.json'}")
-    return 0
+    return _write_evaluation(
+        result,
+        Path(args.output_dir),
+        "grid_pointing_game",
+        "Share of positive attribution in the tile of the class asked for (0.25: blind to the class).",
+    )
 
 
 def _sanity_check(args: argparse.Namespace) -> int:
@@ -100,14 +109,10 @@ def _sanity_check(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
     )
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
     name = "cascading" if args.randomized_model is None else "data_randomization"
-    result.to_json(output / f"{name}.json")
-    result.plot(output / f"{name}.png")
-    print(result.to_markdown())
-    print(f"\nSpearman rank correlation with the original maps (1: unchanged). Wrote {output / (name + '.json')}")
-    return 0
+    return _write_evaluation(
+        result, Path(args.output_dir), name, "Spearman rank correlation with the original maps (1: unchanged)."
+    )
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -90,7 +90,7 @@ def grid_pointing_game_from_pretrained(
     pool, baseline_rows = _rows(
         model, dataset_name_or_path, split, image_column, label_column, None, baseline_samples if needs else 0, seed
     )
-    pool = pool.with_format("torch")
+    pool = pool.with_format("torch")[:]  # every row at once, as stacked tensors
     pixel_values, labels = pool["pixel_values"].float(), pool["label"].long()
     with torch.no_grad():
         predicted = torch.cat(
@@ -103,9 +103,9 @@ def grid_pointing_game_from_pretrained(
     grids = make_grids(pixel_values[correct], labels[correct], num_grids, grid_size=grid_size, seed=seed)
     baseline_grids = None
     if baseline_rows is not None:  # baselines must look like what is explained: grids of the baseline rows
-        rows = baseline_rows.with_format("torch")
+        rows = baseline_rows.with_format("torch")[:]
         tiles = make_grids(
-            rows["pixel_values"].float(), rows["label"].long(), len(rows), grid_size=grid_size, seed=seed
+            rows["pixel_values"].float(), rows["label"].long(), len(baseline_rows), grid_size=grid_size, seed=seed
         )
         baseline_grids = {"pixel_values": tiles.pixel_values}
     explainers = _build_explainers(model, methods, {}, baseline_grids)
