@@ -15,6 +15,13 @@ from .errors import (
     UnsafeCheckpointError,
     UnsupportedClassifierError,
 )
+from .evaluation import (
+    cascading_randomization,
+    data_randomization,
+    grid_pointing_game,
+    make_grids,
+    run_grid_pointing_game,
+)
 from .explainers import EXPLAINER_NAMES, ClassDistribution, count_forwards, get_explainer
 from .fusion import FusionConfig, FusionForSequenceClassification, FusionProcessor
 from .modeling import AutoModelWithScorer, ScorerModelOutput
@@ -42,9 +49,14 @@ __all__ = [
     "ScorerTrainer",
     "UnsafeCheckpointError",
     "UnsupportedClassifierError",
+    "cascading_randomization",
     "count_forwards",
+    "data_randomization",
     "get_explainer",
+    "grid_pointing_game",
+    "make_grids",
     "pipeline",
     "run_benchmark",
+    "run_grid_pointing_game",
     "scorer_loss",
 ]
