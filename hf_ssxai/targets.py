@@ -6,6 +6,9 @@ import torch
 
 from .errors import InvalidInputError
 
+#: the share of a class-conditional scorer's training samples that explain a class other than the reference
+OTHER_CLASS_SHARE = 0.5
+
 
 def check_target(
     target: int | torch.Tensor | None, batch: int, num_classes: int, device: torch.device, name: str = "target"
@@ -32,7 +35,7 @@ def check_target(
     return target.long()
 
 
-def draw_training_classes(reference: torch.Tensor, logits: torch.Tensor, other_share: float = 0.5) -> torch.Tensor:
+def draw_training_classes(reference: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """The classes a class-conditional scorer learns to explain in one batch: ``reference`` (the label or the
     prediction) for about half the samples, another class for the rest, drawn with the classifier's own
     probabilities (the reference left out). The classifier's belief picks the classes worth explaining: those
@@ -44,5 +47,5 @@ def draw_training_classes(reference: torch.Tensor, logits: torch.Tensor, other_s
     probabilities = logits.detach().float().softmax(dim=-1).scatter(1, reference.unsqueeze(1), 0.0)
     probabilities = probabilities + 1e-12  # a one-hot prediction still leaves the other classes drawable
     other = torch.multinomial(probabilities, 1).squeeze(1)
-    use_other = torch.rand(reference.shape, device=reference.device) < other_share
+    use_other = torch.rand(reference.shape, device=reference.device) < OTHER_CLASS_SHARE
     return torch.where(use_other, other, reference)
