@@ -205,6 +205,11 @@ def _explain(args: argparse.Namespace) -> int:
         raise InvalidInputError("An HTML report of images links overlay PNGs written beside it: give --output FILE.")
     explain = pipeline(args.model, device=args.device, batch_size=args.batch_size)
     wanted = "image" if args.image else "text"
+    if explain.modality == "text-image":
+        raise InvalidInputError(
+            f"{args.model} is a text-image classifier: the command line does not explain (text, image) pairs yet; "
+            'use hf_ssxai.pipeline in Python: pipeline(model)({"text": caption, "image": path}).'
+        )
     if explain.modality != wanted:
         fix = "give texts" if explain.modality == "text" else "give images with --image PATH"
         raise InvalidInputError(f"{args.model} is a {explain.modality} classifier: {fix}.")

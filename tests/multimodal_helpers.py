@@ -48,58 +48,30 @@ def random_images(count: int, size: int = 16, seed: int = 0) -> list:
     return [torch.rand(size, size, 3, generator=generator).numpy() for _ in range(count)]
 
 
-def train_digit_caption_model(output_dir, num_samples: int = 3000, seed: int = 0):
-    """The whole text-image stack on generated digit-caption data; returns ``(model with scorer, test dataset)``.
+def train_planted_text_image_model(output_dir, word_tokenizer, num_samples: int = 1500, seed: int = 0):
+    """The text-image stack trained from scratch on planted pairs; returns ``(model with scorer, test dataset)``.
 
-    A tiny ResNet is first trained to read the digits (one pretrained tower, as in practice), a 2-layer fusion
-    classifier over it and a tiny BERT learns match/mismatch, then the scorers are trained against it.
+    Label = 2 x the evidence word's polarity + the square's colour: every class needs both modalities, and each
+    modality's part of the label can be read off its own evidence, so a fusion classifier learns it from scratch.
     """
-    from transformers import AutoModelForImageClassification, BertConfig, Trainer
-
     from hf_ssxai import AutoModelWithScorer, ScorerConfig, ScorerTrainer
-    from hf_ssxai.data.digit_caption import (
-        CAPTION_WORDS,
-        ID2LABEL,
-        digit_caption_pairs,
-        encode_digit_captions,
-        generate_digits,
-    )
-    from hf_ssxai.data.synthetic import build_word_tokenizer
-    from hf_ssxai.training.phases import fine_tune_classifier
-    from tests.helpers import training_args
+    from hf_ssxai.data.synthetic import planted_text_image_dataset
+    from tests.helpers import fit_classifier, training_args
 
     torch.manual_seed(seed)
-    tokenizer = build_word_tokenizer(list(CAPTION_WORDS))
-    processor = tiny_fusion_processor(tokenizer)
-    images, digits, evidence = generate_digits(num_samples + 200, digits=(2, 4, 7), size=16, seed=seed)
-    data = encode_digit_captions(digit_caption_pairs(images, digits, evidence, seed=seed), processor, max_length=12)
-    train, test = data.select(range(num_samples)), data.select(range(num_samples, num_samples + 200))
-
-    vision_config = tiny_vision_config("resnet")
-    vision_config.num_labels = 10
-    reader = AutoModelForImageClassification.from_config(vision_config)
-    digit_labels = train.select_columns(["pixel_values", "digit"]).rename_column("digit", "label")
-    Trainer(
-        model=reader, args=training_args(output_dir / "reader", num_train_epochs=4), train_dataset=digit_labels
-    ).train()
-
-    fusion = {"fusion_num_layers": 2, "fusion_hidden_size": 64, "fusion_intermediate_size": 128}
-    classifier = FusionForSequenceClassification.from_text_vision_pretrained(
-        BertConfig(vocab_size=len(tokenizer), **TINY),
-        reader.base_model,
-        num_labels=2,
-        id2label=ID2LABEL,
-        fusion_num_attention_heads=2,
-        fusion_dropout=0.0,
-        classifier_dropout=0.0,
-        **fusion,
-    )
+    train = planted_text_image_dataset(word_tokenizer, num_samples, seed=seed)
+    test = planted_text_image_dataset(word_tokenizer, 200, seed=seed + 10)
     columns = ["input_ids", "attention_mask", "pixel_values", "label"]
-    args = training_args(output_dir / "classifier", num_train_epochs=8, learning_rate=1e-3)
-    fine_tune_classifier(classifier, processor, args, train.select_columns(columns), mask_probability=0.0)
-
+    classifier = tiny_fusion_classifier(len(word_tokenizer), vision="resnet", num_labels=4).train()
+    fit_classifier(
+        classifier,
+        train.select_columns(columns),
+        output_dir / "classifier",
+        epochs=4,
+        special_token_ids=word_tokenizer.all_special_ids,
+    )
     config = ScorerConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
-    model = AutoModelWithScorer.from_classifier(classifier, config, processor=processor)
+    model = AutoModelWithScorer.from_classifier(classifier, config, processor=tiny_fusion_processor(word_tokenizer))
     args = training_args(output_dir / "scorer", num_train_epochs=4)
     ScorerTrainer(model=model, args=args, train_dataset=train.select_columns(columns)).train()
     return model.eval(), test

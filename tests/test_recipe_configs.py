@@ -15,10 +15,14 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "recipes" / "configs").g
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_recipe_config_parses(path, tmp_path):
     config = yaml.safe_load(path.read_text())
-    assert config["modality"] in ("text", "image")
+    assert config["modality"] in ("text", "image", "text-image")
     spec = DataSpec.from_dict(config["data"])
     assert "train" in spec.splits
-    assert ("pretrained" in config["classifier"]) != ("scratch" in config["classifier"])
+    sources = [key for key in ("pretrained", "scratch", "fusion") if key in config["classifier"]]
+    assert len(sources) == 1, f"the classifier needs exactly one of pretrained, scratch, fusion; got {sources}"
+    if config["modality"] == "text-image":
+        assert sources == ["fusion"] and {"text", "vision"} <= set(config["classifier"]["fusion"])
+        assert spec.text_column and spec.image_column and config.get("max_length")
     ScorerConfig(**config.get("scorer", {}))
     for phase in ("classifier_training", "scorer_training"):
         TrainingArguments(str(tmp_path), **config[phase])
@@ -26,4 +30,5 @@ def test_recipe_config_parses(path, tmp_path):
 
 def test_the_thesis_datasets_have_configs():
     names = {path.stem for path in CONFIGS}
-    assert {"tweet_sentiment_extraction", "imdb", "liar", "mnist", "cifar10", "imagenette"} <= names
+    thesis = {"tweet_sentiment_extraction", "imdb", "liar", "mnist", "cifar10", "imagenette"}
+    assert thesis | {"flickr8k", "hateful_memes", "snli_ve"} <= names

@@ -29,10 +29,23 @@ def preprocess(dataset: Dataset, processor: Any, *, max_length: int | None = Non
     """Tokenize a ``text`` column (truncating to ``max_length``) or process an ``image`` column into ``pixel_values``.
 
     Text is not padded here; pad per batch with ``DataCollatorWithPadding``. Images are converted to the
-    mode the processor normalizes for (greyscale or RGB) before processing.
+    mode the processor normalizes for (greyscale or RGB) before processing. Both columns together (text-image
+    data, a :class:`~hf_ssxai.fusion.FusionProcessor`) give both, the text padded to ``max_length`` (required):
+    the stacked batches of text-image training need one length.
     """
     if processor is None:
         raise InvalidInputError("No tokenizer or image processor: save one with the classifier or pass processor=.")
+    if {"text", "image"} <= set(dataset.column_names):
+        if max_length is None:
+            raise InvalidInputError("Text-image data is padded to one length: set max_length (e.g. 32 for captions).")
+        mode = image_mode(processor.image_processor)
+
+        def encode_pairs(batch: dict[str, list]) -> dict[str, Any]:
+            images = [image.convert(mode) for image in batch["image"]]
+            encoded = processor(text=batch["text"], images=images, padding="max_length", max_length=max_length)
+            return {key: value.numpy() for key, value in encoded.items()}
+
+        return dataset.map(encode_pairs, batched=True, batch_size=batch_size, remove_columns=["text", "image"])
     if "text" in dataset.column_names:
 
         def encode(batch: dict[str, list]) -> dict[str, Any]:

