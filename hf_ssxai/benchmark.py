@@ -111,6 +111,8 @@ MULTIMODAL_METRICS: dict[str, Measure] = {
         for name in FAITHFULNESS
     },
 }
+#: the column groups of a text-image result, one table each
+MODALITY_GROUPS = (*MULTIMODAL_PARTS, "joint")
 #: every column a result may hold, in table order
 MEASURES: dict[str, Measure] = {**METRICS, **MULTIMODAL_METRICS}
 #: cost columns (``BenchmarkResult.cost[method]``), lower is better
@@ -674,6 +676,25 @@ class BenchmarkResult:
             predictions=self.predictions,
         )
 
+    def groups(self) -> dict[str, BenchmarkResult]:
+        """The result per column group: ``text``, ``image`` and ``joint`` for a text-image run (one table, radar
+        and Pareto front each), else ``{"": self}``."""
+        parts = {
+            group: [metric for metric in self.metrics if metric.startswith(f"{group}_")] for group in MODALITY_GROUPS
+        }
+        return {group: self.select(metrics) for group, metrics in parts.items() if metrics} or {"": self}
+
+    def pareto_fronts(self) -> dict[str, ParetoFront]:
+        """:meth:`pareto_front` of each group that has faithfulness and clarity metrics (``joint`` has no clarity)."""
+        fronts = {}
+        for group in self.groups():
+            prefix = f"{group}_" if group else ""
+            faithfulness = [f"{prefix}average_drop", f"{prefix}deletion_auc"]
+            clarity = [f"{prefix}complexity", f"{prefix}sparsity"]
+            if set(faithfulness + clarity) <= set(self.metrics):
+                fronts[group] = self.pareto_front(faithfulness, clarity)
+        return fronts
+
     def summary(self) -> dict[str, dict[str, dict[str, float]]]:
         """``summary[method][metric] = {"mean": ..., "std": ...}`` over the samples (population std, ddof 0)."""
         return {
@@ -806,11 +827,29 @@ class BenchmarkResult:
         )
 
 
+def report_markdown(result: BenchmarkResult, radar_names: Mapping[str, str] | None = None) -> str:
+    """The benchmark's tables and Pareto fronts as markdown, one section per group of a text-image run (text,
+    image, joint), with the radar plot of each group when ``radar_names`` (group -> file name) are given."""
+    sections = []
+    fronts = result.pareto_fronts()
+    for group, part in result.groups().items():
+        if group:
+            sections += [f"## {group.capitalize()}", ""]
+        sections += [part.to_markdown(), ""]
+        if group in fronts:
+            sections += [fronts[group].to_markdown(), ""]
+        if radar_names:
+            sections += [f"![radar {group}]({radar_names[group]})", ""]
+    return "\n".join(sections)
+
+
 def write_report(result: BenchmarkResult, output_dir: str | Path) -> dict[str, Path]:
-    """Write ``results.json``, ``results.md`` (table, Pareto statement, cost, setup) and ``radar.png``."""
+    """Write ``results.json``, ``results.md`` (tables, Pareto fronts, cost, setup) and ``radar.png`` (a text-image
+    run: ``radar_text.png``, ``radar_image.png``, ``radar_joint.png``)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: output_dir / name for name in ("results.json", "results.md", "radar.png")}
+    radar_names = {group: f"radar_{group}.png" if group else "radar.png" for group in result.groups()}
+    paths = {name: output_dir / name for name in ("results.json", "results.md", *radar_names.values())}
     meta = result.metadata
     heading = f"{meta.get('model', 'model')}" + (f" on {meta['dataset']}" if meta.get("dataset") else "")
     timing = (
@@ -820,23 +859,19 @@ def write_report(result: BenchmarkResult, output_dir: str | Path) -> dict[str, P
     report = [
         f"# Benchmark: {heading} ({len(result.sample_indices)} samples)",
         "",
-        result.to_markdown(),
-        "",
         "Mean ± standard deviation over the samples; ↑ higher is better, ↓ lower is better; the best value per "
         "column is bold (ties at the shown precision are all bold). Cost: wall-clock milliseconds of explaining "
         f"per sample {timing} (after one warm-up batch, metrics excluded) and classifier forwards per sample.",
         "",
-        "## Pareto front",
-        "",
-        result.pareto_front().to_markdown(),
-        "",
+        report_markdown(result, radar_names),
         "## Setup",
         "",
         *setup,
     ]
     result.to_json(paths["results.json"])
     paths["results.md"].write_text("\n".join(report) + "\n")
-    result.radar(paths["radar.png"], title=heading)
+    for group, part in result.groups().items():
+        part.radar(output_dir / radar_names[group], title=f"{heading}: {group}" if group else heading)
     return paths
 
 
@@ -872,23 +907,28 @@ def load_dataset_splits(name_or_path: str, split: str) -> DatasetDict:
 def prepare_dataset(
     model: AutoModelWithScorer,
     dataset: Dataset,
-    column: str,
+    columns: Mapping[str, str],
     *,
     label_column: str | None = None,
     evidence_column: str | None = None,
 ) -> Dataset:
-    """Raw texts or images in ``column`` -> model inputs, with ``model.processor`` (text truncated to the model's
-    maximum length, not padded); keeps ``label_column`` (renamed ``label``) and ``evidence_column``."""
-    kind = "text" if _is_text(model) else "image"
-    _require_columns(dataset, [column], f"the {kind} column")
+    """Raw texts, images or both -> model inputs, with ``model.processor`` (text truncated to the model's maximum
+    length: not padded for a text model, padded to it for a text-image one); ``columns`` maps each of the model's
+    modalities (``text``, ``image``) to its column. Keeps ``label_column`` (renamed ``label``) and
+    ``evidence_column``."""
+    for kind, column in columns.items():
+        _require_columns(dataset, [column], f"the {kind} column")
     _require_columns(dataset, [label_column], "the label column")
     _require_columns(dataset, [evidence_column], "the evidence column")
-    kept = list(dict.fromkeys(c for c in (column, label_column, evidence_column) if c))
+    renames = {**{column: kind for kind, column in columns.items()}, label_column: "label"}
+    kept = list(dict.fromkeys(c for c in (*columns.values(), label_column, evidence_column) if c))
     dataset = dataset.select_columns(kept).rename_columns(
-        {old: new for old, new in ((column, kind), (label_column, "label")) if old and old != new}
+        {old: new for old, new in renames.items() if old and old != new}
     )
-    if kind == "text" and None in dataset["text"]:
-        raise InvalidInputError(f"Column {column!r} has empty rows; drop them or fill them before benchmarking.")
+    if "text" in columns and None in dataset["text"]:
+        raise InvalidInputError(
+            f"Column {columns['text']!r} has empty rows; drop them or fill them before benchmarking."
+        )
     return preprocess(dataset, model.processor, max_length=model_max_length(model))
 
 
@@ -927,18 +967,19 @@ def benchmark_from_pretrained(
     model = AutoModelWithScorer.from_pretrained(model_name_or_path)
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     methods = supported_explainers(model) if methods is None else methods
-    kind = "text" if _is_text(model) else "image"
-    column = {"text": text_column, "image": image_column}
-    if column["image" if kind == "text" else "text"]:
-        raise InvalidInputError(f"{model_name_or_path} is a {kind} classifier: name its input with the {kind} column.")
+    kinds = model.modality.name.split("-")  # text, image or both
+    given = {"text": text_column, "image": image_column}
+    if unused := [kind for kind, column in given.items() if column and kind not in kinds]:
+        raise InvalidInputError(
+            f"{model_name_or_path} is a {model.modality.name} classifier: it takes no {unused[0]} column."
+        )
+    columns = {kind: given[kind] or kind for kind in kinds}
     splits = load_dataset_splits(dataset_name_or_path, split)
     evaluated = splits[split]
     label_column = label_column or ("label" if "label" in evaluated.column_names else None)
 
     def prepare(rows: Dataset) -> Dataset:
-        return prepare_dataset(
-            model, rows, column[kind] or kind, label_column=label_column, evidence_column=evidence_column
-        )
+        return prepare_dataset(model, rows, columns, label_column=label_column, evidence_column=evidence_column)
 
     # Where baselines would come from is settled whatever the methods, so that runs of different method sets
     # (e.g. in parallel processes) evaluate the same rows.

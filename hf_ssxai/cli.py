@@ -28,7 +28,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     import datasets
 
-    from .benchmark import benchmark_from_pretrained, write_report
+    from .benchmark import benchmark_from_pretrained, report_markdown, write_report
 
     if args.quiet:
         datasets.disable_progress_bars()
@@ -49,8 +49,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     paths = write_report(result, args.output_dir)
-    print(result.to_markdown())
-    print("\n" + result.pareto_front().to_markdown())
+    print(report_markdown(result))
     print("\nWrote " + ", ".join(str(path) for path in paths.values()))
     return 0
 

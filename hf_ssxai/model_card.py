@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 TEMPLATE_NAME = "scorer_card.md"
 TAGS = ("explainability", "xai", "hf_ssxai", "feature-attribution")
+#: the Hub's task of each modality; the Hub has none for classifying (text, image) pairs, so those cards name none
 PIPELINE_TAGS = {"text": "text-classification", "image": "image-classification"}
 #: what the ScorerConfig table shows, in this order
 CONFIG_FIELDS = (
@@ -69,6 +70,21 @@ MODALITY_TEXT = {
         "pipeline_fields": "[{'label': ..., 'score': ..., 'attributions': <[H, W]>, 'map': <array at image size>}]",
         "auto_class": "AutoModelForImageClassification",
     },
+    "text-image": {
+        "scorer_kind": "one per modality, self-attention over the caption's token states and a convolutional decoder "
+        "to the image's pixels, each also reading the fusion layer's output",
+        "feature": "feature (caption token or image pixel)",
+        "limit": "The loss is the joint one (thesis eq. 3.5): the task loss with both maps applied, plus with each "
+        "applied alone, plus both maps' penalties, γ from the both-masked Δ; each map must keep the prediction "
+        "alone and together with the other. Captions are padded to the length they were trained with.",
+        "example_import": "from PIL import Image\n",
+        "example": 'text=["a dog runs on the beach"], images=[Image.open("image.jpg").convert("RGB")]',
+        "pipeline_example": '{"text": "a dog runs on the beach", "image": "image.jpg"}',
+        "attribution_shape": "{'text': [batch, tokens], 'image': [batch, height, width]}",
+        "pipeline_fields": "{'label': ..., 'score': ..., 'text': {'words': [...], 'word_scores': [...], ...}, "
+        "'image': {'map': <array at image size>, ...}}",
+        "auto_class": "AutoModelForSequenceClassification",
+    },
 }
 
 
@@ -103,7 +119,8 @@ def _metadata(model: AutoModelWithScorer, scorer_only: bool, training_info: Mapp
             lines.append("base_model_relation: adapter")
     if datasets := _datasets(training_info):
         lines += ["datasets:", *(f"- {_one_line(name)}" for name in datasets)]
-    lines.append(f"pipeline_tag: {PIPELINE_TAGS[config.modality]}")
+    if config.modality in PIPELINE_TAGS:
+        lines.append(f"pipeline_tag: {PIPELINE_TAGS[config.modality]}")
     lines += ["tags:", *(f"- {tag}" for tag in TAGS)]
     return "\n".join(lines)
 
@@ -132,6 +149,8 @@ def _training(training_info: Mapping[str, Any]) -> str:
 
 
 def _benchmark(result: BenchmarkResult | None, repo_id: str) -> str:
+    from .benchmark import report_markdown  # the benchmark module imports much; only cards with one need it
+
     if result is None:
         return (
             "No benchmark was uploaded with this checkpoint. Measure one against the attribution baselines with "
@@ -142,8 +161,7 @@ def _benchmark(result: BenchmarkResult | None, repo_id: str) -> str:
     return (
         f"The scorer against the attribution baselines on {len(result.sample_indices)} samples{dataset}, every map "
         "measured on the same features (`hf-ssxai benchmark`). Mean ± standard deviation; ↑ higher is better, "
-        "↓ lower is better; the best value per column is bold.\n\n"
-        f"{result.to_markdown()}\n\n{result.pareto_front().to_markdown()}"
+        "↓ lower is better; the best value per column is bold.\n\n" + report_markdown(result)
     )
 
 
@@ -193,7 +211,7 @@ def render_model_card(
         contents=contents,
         scorer_kind=texts["scorer_kind"],
         modality=config.modality,
-        layers=list(config.hidden_state_layers),
+        layers=layers if isinstance(layers := config.hidden_state_layers, dict) else list(layers),
         feature=texts["feature"],
         base_model_line=_base_model_line(model, scorer_only),
         fingerprint=config.base_model_fingerprint,
@@ -205,6 +223,7 @@ def render_model_card(
         modality_limit=texts["limit"],
         example_import=texts["example_import"],
         example=texts["example"],
+        pipeline_example=texts.get("pipeline_example", texts["example"]),
         attribution_shape=texts["attribution_shape"],
         pipeline_fields=texts["pipeline_fields"],
         repo_id=repo_id,

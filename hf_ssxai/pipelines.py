@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -207,9 +206,6 @@ class ExplanationPipeline:
     # ---------------------------------------------------------------- text
     def _max_length(self) -> int | None:
         """The longest text the tokenizer and the (text encoder's) position embeddings allow."""
-        if self.modality == "text-image":
-            text_config = getattr(self.model.config, "text_config", self.model.config)
-            return model_max_length(SimpleNamespace(processor=self.tokenizer, config=text_config))
         return model_max_length(self.model)
 
     def _encode_texts(self, texts: list[str]) -> BatchEncoding:

@@ -1,6 +1,7 @@
 """Image-caption matching data (Flickr8k's layout) and the text-image recipe that trains on it."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from PIL import Image
 from transformers import AutoModel, BertConfig, BertModel
 
 from hf_ssxai import AutoModelWithScorer
+from hf_ssxai.cli import main
 from hf_ssxai.data.caption_matching import caption_matching_dataset, read_captions
 from hf_ssxai.data.preprocess import preprocess
 from hf_ssxai.errors import InvalidInputError
@@ -152,11 +154,24 @@ def test_a_text_image_recipe_trains_a_fusion_classifier_and_its_scorers(captione
         saved = AutoModel.from_pretrained(tower).state_dict()
         changed = [name for name, value in fused.state_dict().items() if not torch.equal(saved[name], value)]
         assert not changed, f"frozen weights changed: {changed}"
+    assert model.processor.tokenizer.model_max_length == 12  # the trained caption length travels with it
     processor = tiny_fusion_processor(model.processor.tokenizer)
     batch = processor(text=["a dog runs on the grass ."], images=[np.zeros((20, 24, 3), dtype=np.uint8)])
     with torch.no_grad():
         out = model(**batch)
     assert set(out.attributions) == {"text", "image"} and out.attributions["image"].shape[-2:] == (16, 16)
+
+    # the benchmark command reads the pairs by their columns and reports each modality and both together
+    report = tmp_path / "benchmark"
+    command = ["benchmark", "--model", str(output / "model"), "--dataset", str(tmp_path / "pairs"), "--split", "test"]
+    options = ["--methods", "scorer,saliency,gradient_shap", "--num-samples", "4", "--baseline-samples", "2"]
+    assert main([*command, *options, "--output-dir", str(report), "--quiet"]) == 0
+    results = json.loads((report / "results.json").read_text())
+    assert {"text_deletion_auc", "image_deletion_auc", "joint_deletion_auc"} <= set(results["values"]["scorer"])
+    assert len(results["sample_indices"]) == 4
+    written = (report / "results.md").read_text()
+    assert "## Text" in written and "## Image" in written and "## Joint" in written
+    assert all((report / f"radar_{group}.png").stat().st_size > 0 for group in ("text", "image", "joint"))
 
 
 def test_text_image_recipes_name_what_is_missing(captioned_folder, towers, tmp_path, word_tokenizer):

@@ -166,3 +166,25 @@ def test_card_metadata_stays_single_line_and_local_bases_are_left_out(tmp_path):
     assert "base_model" not in metadata
     assert "An image classifier" in card
     assert "$" not in card  # every placeholder filled
+
+
+def test_text_image_card_names_both_maps_and_the_pair_usage(word_tokenizer, tmp_path, monkeypatch):
+    from hf_ssxai import ScorerConfig
+    from tests.multimodal_helpers import tiny_fusion_classifier, tiny_fusion_processor
+
+    processor = tiny_fusion_processor(word_tokenizer)
+    classifier = tiny_fusion_classifier(len(word_tokenizer))
+    model = AutoModelWithScorer.from_classifier(classifier, ScorerConfig(hidden_size=16), processor=processor)
+    card = render_model_card(model, "user/caption-matching-ssxai", training_info={"dataset": "flickr8k"})
+    metadata = ModelCard(card).data.to_dict()
+    assert "pipeline_tag" not in metadata  # the Hub has no task for classifying (text, image) pairs
+    assert metadata["library_name"] == "hf_ssxai" and metadata["datasets"] == ["flickr8k"]
+    assert "A text-image classifier" in card and "eq. 3.5" in card
+    assert 'explain({"text": "a dog runs on the beach", "image": "image.jpg"})' in card
+    assert "model.processor(text=[" in card
+    assert "$" not in card
+
+    recorder = HubRecorder().install(monkeypatch)
+    model.push_to_hub("user/caption-matching-ssxai")
+    assert {"README.md", "config.json", "model.safetensors", "scorer/model.safetensors"} <= set(recorder.files)
+    assert "A text-image classifier" in recorder.files["README.md"].decode()

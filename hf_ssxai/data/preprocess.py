@@ -10,10 +10,12 @@ from ..errors import InvalidInputError
 
 
 def model_max_length(model: Any) -> int | None:
-    """The longest text input the model's tokenizer and its classifier's position embeddings both allow."""
+    """The longest text input the model's tokenizer and its classifier's (text encoder's) position embeddings both
+    allow; a text-image recipe sets its tokenizer's ``model_max_length`` to the length it trained with."""
+    tokenizer = getattr(model.processor, "tokenizer", model.processor)
     limits = (
-        getattr(model.processor, "model_max_length", None),
-        getattr(model.config, "max_position_embeddings", None),
+        getattr(tokenizer, "model_max_length", None),
+        getattr(getattr(model.config, "text_config", model.config), "max_position_embeddings", None),
     )
     limits = [limit for limit in limits if isinstance(limit, int)]
     return min(limits) if limits else None

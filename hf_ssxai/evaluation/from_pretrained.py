@@ -52,7 +52,7 @@ def _rows(
     """(evaluated rows, baseline rows or None), prepared for ``model``; baseline rows are kept apart."""
     evaluated = load_dataset_splits(dataset, split)[split]
     kind = model.modality.name
-    prepared = prepare_dataset(model, evaluated, column or kind, label_column=label_column)
+    prepared = prepare_dataset(model, evaluated, {kind: column or kind}, label_column=label_column)
     first = baseline_samples if baseline_samples else 0
     if len(prepared) <= first:
         raise InvalidInputError(

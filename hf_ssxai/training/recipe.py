@@ -202,6 +202,8 @@ def run_classifier_phase(
     _check(recipe, "classifier")
     output, modality = Path(output_dir), recipe["modality"]
     processor = new_processor(recipe["classifier"], modality)
+    if modality == "text-image":  # the caption length it trains with travels with the checkpoint
+        processor.tokenizer.model_max_length = recipe["max_length"]
     data, labels = prepare(recipe, processor, max_train_samples)
     classifier = new_classifier(recipe["classifier"], modality, labels)
     freeze(classifier, recipe["classifier"].get("freeze", []))
