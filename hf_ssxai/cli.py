@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -142,80 +143,155 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _text_report(args: argparse.Namespace, texts: list[str], results: list[dict[str, Any]]) -> str:
-    from .visualization import html_page, tokens_to_html, tokens_to_terminal
+@dataclass(frozen=True)
+class _Shown:
+    """One explained input as each report format shows it."""
+
+    json: dict[str, Any]
+    html: str
+    terminal: str
+
+
+def _report(args: argparse.Namespace, shown: list[_Shown], separator: str) -> str:
+    """The report in ``args.format``: a JSON list, one HTML page, or the terminal blocks joined by ``separator``."""
+    from .visualization import html_page
+
+    if args.format == "json":
+        return json.dumps([s.json for s in shown], indent=2, ensure_ascii=False, default=str)
+    if args.format == "html":
+        return html_page([s.html for s in shown], title=f"hf-ssxai explanations: {args.model}")
+    return separator.join(s.terminal for s in shown)
+
+
+def _heading(result: dict[str, Any], truncated: bool = False) -> str:
+    """``label (score)``, marked ``[truncated]`` for a text cut to the model's maximum."""
+    return f"{result['label']} ({result['score']:.3f})" + (" [truncated]" if truncated else "")
+
+
+def _heat_map(args: argparse.Namespace, heading: str, text: dict[str, Any]) -> tuple[str, str]:
+    """The HTML fragment and the terminal lines of a text result (``tokens``, ``words`` and their scores): the
+    heading, then its words or tokens (``--level``) as a heat-map."""
+    from .visualization import tokens_to_html, tokens_to_terminal
 
     units, scores = ("words", "word_scores") if args.level == "word" else ("tokens", "token_scores")
-    if args.format == "json":
-        shown = [
-            {"text": text, **{k: v for k, v in r.items() if k != "attributions"}}
-            for text, r in zip(texts, results, strict=True)
-        ]
-        return json.dumps(shown, indent=2, ensure_ascii=False)
-    headings = [f"{r['label']} ({r['score']:.3f})" + (" [truncated]" if r["truncated"] else "") for r in results]
-    if args.format == "html":
-        sections = [tokens_to_html(r[units], r[scores], title=h) for r, h in zip(results, headings, strict=True)]
-        return html_page(sections, title=f"hf-ssxai explanations: {args.model}")
     color = args.output is None and sys.stdout.isatty()
-    return "\n\n".join(
-        f"{h}\n{tokens_to_terminal(r[units], r[scores], color=color)}" for r, h in zip(results, headings, strict=True)
+    terminal = tokens_to_terminal(text[units], text[scores], color=color)
+    return tokens_to_html(text[units], text[scores], title=heading), f"{heading}\n{terminal}"
+
+
+def _text_fields(text: dict[str, Any]) -> dict[str, Any]:
+    """A text result as the JSON report shows it: everything but the attribution tensor."""
+    return {key: value for key, value in text.items() if key != "attributions"}
+
+
+def _write_overlays(args: argparse.Namespace, maps: list[Any]) -> list[Path | None]:
+    """With ``--output FILE``: each ``--image`` with its map overlaid, written beside FILE as
+    ``<FILE stem>-<index>-<image stem>.png``; their paths (None each without ``--output``)."""
+    from PIL import Image
+
+    from .visualization import save_overlay
+
+    if args.output is None:
+        return [None] * len(maps)
+    output = Path(args.output)
+    overlays = []
+    for index, (path, scores) in enumerate(zip(args.image, maps, strict=True)):
+        overlays.append(output.parent / f"{output.stem}-{index}-{Path(path).stem}.png")
+        with Image.open(path) as image:
+            save_overlay(overlays[-1], image, scores)
+    return overlays
+
+
+def _figure(overlay: Path | None, caption: str) -> str:
+    """An HTML figure of ``overlay`` (a PNG beside the page) with ``caption``; empty without an overlay (an HTML
+    report of images always has one)."""
+    if overlay is None:
+        return ""
+    return (
+        f'<figure><img src="{html.escape(quote(overlay.name))}" width="256"><figcaption>'
+        f"{html.escape(caption)}</figcaption></figure>"
     )
+
+
+def _text_report(args: argparse.Namespace, texts: list[str], results: list[dict[str, Any]]) -> str:
+    shown = []
+    for text, result in zip(texts, results, strict=True):
+        page, lines = _heat_map(args, _heading(result, result["truncated"]), result)
+        shown.append(_Shown({"text": text, **_text_fields(result)}, page, lines))
+    return _report(args, shown, "\n\n")
 
 
 def _image_report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
-    from PIL import Image
+    shown = []
+    overlays = _write_overlays(args, [result["map"] for result in results])
+    for path, result, overlay in zip(args.image, results, overlays, strict=True):
+        line = f"{path}: {_heading(result)}"
+        summary = {"image": path, "label": result["label"], "score": result["score"], "overlay": overlay}
+        shown.append(_Shown(summary, _figure(overlay, line), line + (f" -> {overlay}" if overlay else "")))
+    return _report(args, shown, "\n")
 
-    from .visualization import html_page, save_overlay
 
-    summaries = []
-    for index, (path, result) in enumerate(zip(args.image, results, strict=True)):
-        overlay = None
-        if args.output is not None:
-            output = Path(args.output)
-            overlay = output.parent / f"{output.stem}-{index}-{Path(path).stem}.png"
-            with Image.open(path) as image:
-                save_overlay(overlay, image, result["map"])
-        summaries.append({"image": path, "label": result["label"], "score": result["score"], "overlay": overlay})
-    if args.format == "json":
-        return json.dumps(summaries, indent=2, ensure_ascii=False, default=str)
-    if args.format == "html":
-        figures = [
-            f'<figure><img src="{html.escape(quote(s["overlay"].name))}" width="256"><figcaption>'
-            f"{html.escape(s['image'])}: {html.escape(str(s['label']))} ({s['score']:.3f})</figcaption></figure>"
-            for s in summaries
-        ]
-        return html_page(figures, title=f"hf-ssxai explanations: {args.model}")
-    return "\n".join(
-        f"{s['image']}: {s['label']} ({s['score']:.3f})" + (f" -> {s['overlay']}" if s["overlay"] else "")
-        for s in summaries
-    )
+def _pair_report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
+    """The report of (caption, image) pairs: per pair the caption's heat-map, headed by the image and the
+    prediction, and the image's overlay."""
+    shown = []
+    overlays = _write_overlays(args, [result["image"]["map"] for result in results])
+    for caption, path, result, overlay in zip(args.texts, args.image, results, overlays, strict=True):
+        page, lines = _heat_map(args, f"{path}: {_heading(result, result['text']['truncated'])}", result["text"])
+        summary = {"text": caption, "image": path, "label": result["label"], "score": result["score"]}
+        shown.append(
+            _Shown(
+                {**summary, **_text_fields(result["text"]), "overlay": overlay},
+                f'<section class="ssxai-pair">\n{page}\n{_figure(overlay, path)}\n</section>',
+                lines + (f"\noverlay: {overlay}" if overlay else ""),
+            )
+        )
+    return _report(args, shown, "\n\n")
+
+
+def _pairs(args: argparse.Namespace) -> list[dict[str, str]]:
+    """The inputs of a text-image checkpoint: the captions (TEXT) and the ``--image`` paths, paired in order."""
+    captions, images = len(args.texts), len(args.image)
+    if captions != images:
+        hint = ""
+        if not captions:
+            hint = " Give each image's caption as a TEXT argument, in the images' order."
+        elif not images:
+            hint = " Give one image per caption with --image PATH, in the captions' order."
+        raise InvalidInputError(
+            f"{args.model} is a text-image classifier: each caption (TEXT) needs one image (--image PATH), paired "
+            f"in order; got {captions} caption(s) and {images} image(s).{hint}"
+        )
+    return [{"text": text, "image": path} for text, path in zip(args.texts, args.image, strict=True)]
 
 
 def _explain(args: argparse.Namespace) -> int:
     from .pipelines import pipeline
 
-    if bool(args.texts) == bool(args.image):
+    if not args.texts and not args.image:
         raise InvalidInputError(
-            "Give either texts or --image paths to explain, not both."
-            if args.texts
-            else "Nothing to explain: give one or more texts, or --image PATH."
+            "Nothing to explain: give one or more texts, or --image PATH (for a text-image checkpoint: captions "
+            "and one --image PATH each)."
         )
     if args.image and args.format == "html" and args.output is None:
         raise InvalidInputError("An HTML report of images links overlay PNGs written beside it: give --output FILE.")
     explain = pipeline(args.model, device=args.device, batch_size=args.batch_size)
-    wanted = "image" if args.image else "text"
     if explain.modality == "text-image":
-        raise InvalidInputError(
-            f"{args.model} is a text-image classifier: the command line does not explain (text, image) pairs yet; "
-            'use hf_ssxai.pipeline in Python: pipeline(model)({"text": caption, "image": path}).'
-        )
-    if explain.modality != wanted:
+        inputs: list[Any] = _pairs(args)
+    elif args.texts and args.image:
+        raise InvalidInputError("Give either texts or --image paths to explain, not both.")
+    elif explain.modality != ("image" if args.image else "text"):
         fix = "give texts" if explain.modality == "text" else "give images with --image PATH"
         raise InvalidInputError(f"{args.model} is a {explain.modality} classifier: {fix}.")
+    else:
+        inputs = args.image or args.texts
     if args.output is not None:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    results = explain(args.image or args.texts)
-    report = _image_report(args, results) if args.image else _text_report(args, args.texts, results)
+    results = explain(inputs)
+    if explain.modality == "text-image":
+        report = _pair_report(args, results)
+    else:
+        report = _image_report(args, results) if args.image else _text_report(args, args.texts, results)
     if args.output is None:
         print(report)
     else:
@@ -434,35 +510,50 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser(
         "explain",
-        help="predict and explain texts or images with a checkpoint",
+        help="predict and explain texts, images or (caption, image) pairs with a checkpoint",
         description="Load an hf_ssxai checkpoint (classifier, processor, scorer) and explain each input: the "
-        "predicted label, its probability, and a score per word (text) or a map over the image. Texts longer "
-        "than the model's maximum are truncated and marked [truncated].",
+        "predicted label, its probability, and a score per word (text), a map over the image, or both (a "
+        "text-image checkpoint: each caption is paired with one --image, in order). Texts longer than the "
+        "model's maximum are truncated and marked [truncated].",
         epilog="Examples:\n"
         '  hf-ssxai explain --model user/imdb-roberta-ssxai "a great movie" "a dull plot"\n'
         '  hf-ssxai explain --model ./checkpoint "a great movie" --format html --output explained.html\n'
         "  hf-ssxai explain --model ./vit-checkpoint --image cat.jpg dog.png --output out/explained.json "
         "--format json\n"
-        "    (writes out/explained.json and one overlay per image: out/explained-0-cat.png, ...)\n",
+        "    (writes out/explained.json and one overlay per image: out/explained-0-cat.png, ...)\n"
+        '  hf-ssxai explain --model ./caption-checkpoint "a dog on grass" "a red car" --image dog.jpg car.jpg\n'
+        '    (text-image: pairs ("a dog on grass", dog.jpg) and ("a red car", car.jpg))\n',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     explain.add_argument("--model", required=True, help="an hf_ssxai checkpoint: a folder or a Hub repo id")
-    explain.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain (text classifiers)")
     explain.add_argument(
-        "--image", nargs="+", metavar="PATH", help="image files to explain (image classifiers)", default=[]
+        "texts",
+        nargs="*",
+        metavar="TEXT",
+        help="texts to explain (text classifiers), or captions (text-image classifiers: the i-th caption goes with "
+        "the i-th --image; put them before --image)",
+    )
+    explain.add_argument(
+        "--image",
+        nargs="+",
+        metavar="PATH",
+        help="image files to explain (image classifiers), or one image per caption, in the captions' order "
+        "(text-image classifiers)",
+        default=[],
     )
     explain.add_argument(
         "--format",
         choices=("terminal", "html", "json"),
         default="terminal",
         help="terminal: a heat-map in the terminal (default; plain token[score] when not a terminal); html: a "
-        "self-contained page; json: labels, scores and per-token/word scores (images: the summary)",
+        "self-contained page; json: labels, scores and per-token/word scores (images: the summary; pairs: "
+        "both)",
     )
     explain.add_argument(
         "--output",
         metavar="FILE",
-        help="write the report to FILE instead of printing it; for images, also write one overlay PNG per image "
-        "beside FILE",
+        help="write the report to FILE instead of printing it; for images and pairs, also write one overlay PNG "
+        "per image beside FILE",
     )
     explain.add_argument(
         "--level",

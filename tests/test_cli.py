@@ -1,15 +1,27 @@
-"""`hf-ssxai explain` and `hf-ssxai push` on tiny saved checkpoints (offline; uploads recorded at HfApi)."""
+"""`hf-ssxai explain` and `hf-ssxai push` on tiny saved checkpoints (text, image, text-image; offline; uploads
+recorded at HfApi)."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from huggingface_hub import ModelCard
 from PIL import Image
 
-from hf_ssxai import AutoModelWithScorer
+from hf_ssxai import AutoModelWithScorer, pipeline
 from hf_ssxai.cli import main
-from tests.checkpoint_helpers import TEXT_LABELS, HubRecorder, small_benchmark, tiny_image_model, tiny_text_model
+from tests.checkpoint_helpers import (
+    SMALL,
+    TEXT_LABELS,
+    HubRecorder,
+    small_benchmark,
+    tiny_image_model,
+    tiny_text_model,
+)
+from tests.multimodal_helpers import tiny_fusion_classifier, tiny_fusion_processor
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +95,121 @@ def test_explain_errors_exit_with_one(text_checkpoint, image_checkpoint, tmp_pat
     assert "Cannot read the image" in capsys.readouterr().err
     assert main(["explain", "--model", image_checkpoint, "--image", "x.png", "--format", "html"]) == 1
     assert "give --output FILE" in capsys.readouterr().err
+
+
+PAIR_LABELS = {0: "mismatch", 1: "match"}
+CAPTIONS = ["the movie was great", "awful <script>alert(1)</script> film"]
+
+
+@pytest.fixture(scope="module")
+def pair_checkpoint(tmp_path_factory, word_tokenizer):
+    """A tiny untrained fusion classifier (text + ViT, named labels) with its scorer, saved."""
+    path = tmp_path_factory.mktemp("cli") / "text-image"
+    torch.manual_seed(0)
+    classifier = tiny_fusion_classifier(len(word_tokenizer))
+    classifier.config.id2label = dict(PAIR_LABELS)
+    classifier.config.label2id = {name: index for index, name in PAIR_LABELS.items()}
+    processor = tiny_fusion_processor(word_tokenizer)
+    AutoModelWithScorer.from_classifier(classifier, SMALL, processor=processor).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    """Two PNG files of different sizes: dog.png (40x30) and car.png (24x36)."""
+    paths = []
+    for seed, (name, (width, height)) in enumerate({"dog": (40, 30), "car": (24, 36)}.items()):
+        pixels = np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"{name}.png")
+        paths.append(str(tmp_path / f"{name}.png"))
+    return paths
+
+
+def _explain_pairs(model, captions, images, *options):
+    return main(["explain", "--model", model, *captions, "--image", *images, *options])
+
+
+def test_explain_pairs_prints_each_pairs_label_and_caption_words(pair_checkpoint, pictures, capsys):
+    expected = pipeline(pair_checkpoint)([{"text": c, "image": i} for c, i in zip(CAPTIONS, pictures, strict=True)])
+    assert _explain_pairs(pair_checkpoint, CAPTIONS, pictures) == 0
+    blocks = capsys.readouterr().out.strip().split("\n\n")
+    assert len(blocks) == 2
+    for block, caption, image, result in zip(blocks, CAPTIONS, pictures, expected, strict=True):
+        heading, heat_map = block.split("\n")  # no --output: no overlay line
+        assert heading == f"{image}: {result['label']} ({result['score']:.3f})"
+        assert result["label"] in PAIR_LABELS.values()
+        assert [word.rsplit("[", 1)[0] for word in heat_map.split(" ")] == caption.split()  # plain word[score]
+
+
+def test_explain_pairs_json_equals_the_pipeline(pair_checkpoint, pictures, tmp_path, capsys):
+    pairs = [{"text": c, "image": i} for c, i in zip(CAPTIONS, pictures, strict=True)]
+    expected = pipeline(pair_checkpoint)(pairs)
+    assert _explain_pairs(pair_checkpoint, CAPTIONS, pictures, "--format", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert len(shown) == len(pairs)
+    for entry, pair, result in zip(shown, pairs, expected, strict=True):
+        assert list(entry) == [
+            *("text", "image", "label", "score", "tokens", "token_scores", "words", "word_scores"),
+            *("truncated", "overlay"),
+        ]
+        assert (entry["text"], entry["image"], entry["overlay"]) == (pair["text"], pair["image"], None)
+        assert entry["label"] == result["label"] and entry["score"] == pytest.approx(result["score"], abs=1e-6)
+        for key in ("tokens", "words", "truncated"):
+            assert entry[key] == result["text"][key]
+        for key in ("token_scores", "word_scores"):
+            assert np.allclose(entry[key], result["text"][key], atol=1e-6)
+
+    report = tmp_path / "out" / "pairs.json"
+    assert _explain_pairs(pair_checkpoint, CAPTIONS, pictures, "--format", "json", "--output", str(report)) == 0
+    overlays = [entry["overlay"] for entry in json.loads(report.read_text())]
+    assert overlays == [str(tmp_path / "out" / "pairs-0-dog.png"), str(tmp_path / "out" / "pairs-1-car.png")]
+
+
+def test_explain_pairs_html_writes_the_page_and_one_overlay_per_pair(pair_checkpoint, pictures, tmp_path, capsys):
+    page = tmp_path / "report" / "explained.html"
+    assert _explain_pairs(pair_checkpoint, CAPTIONS, pictures, "--format", "html", "--output", str(page)) == 0
+    assert str(page) in capsys.readouterr().out
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.count('<section class="ssxai-pair">') == 2
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>" not in text
+    for index, (picture, size) in enumerate(zip(pictures, [(40, 30), (24, 36)], strict=True)):
+        name = f"explained-{index}-{Path(picture).stem}.png"
+        assert f'<img src="{name}"' in text
+        with Image.open(page.parent / name) as overlay:
+            assert overlay.size == size
+    assert sorted(path.name for path in page.parent.iterdir()) == [
+        "explained-0-dog.png",
+        "explained-1-car.png",
+        "explained.html",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("captions", "images", "message"),
+    [
+        (
+            CAPTIONS,
+            1,
+            r"each caption \(TEXT\) needs one image \(--image PATH\), paired in order; got 2 caption\(s\) "
+            r"and 1 image\(s\)\.$",
+        ),
+        (CAPTIONS[:1], 2, r"got 1 caption\(s\) and 2 image\(s\)"),
+        (CAPTIONS, 0, r"got 2 caption\(s\) and 0 image\(s\)\. Give one image per caption with --image PATH"),
+        ([], 2, r"got 0 caption\(s\) and 2 image\(s\)\. Give each image's caption as a TEXT argument"),
+    ],
+)
+def test_explain_pairs_refuses_unpaired_inputs(pair_checkpoint, pictures, captions, images, message, capsys):
+    images_given = ["--image", *pictures[:images]] if images else []
+    assert main(["explain", "--model", pair_checkpoint, *captions, *images_given]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # after the weight-loading progress bar
+    assert error.startswith(f"hf-ssxai explain: error: {pair_checkpoint} is a text-image classifier: ")
+    assert re.search(message, error), error
+
+
+def test_explain_pairs_html_needs_an_output_file(pair_checkpoint, pictures, capsys):
+    assert _explain_pairs(pair_checkpoint, CAPTIONS, pictures, "--format", "html") == 1
+    captured = capsys.readouterr()
+    assert "give --output FILE" in captured.err and captured.out == ""
 
 
 def test_push_uploads_checkpoint_and_card(text_checkpoint, tmp_path, monkeypatch, capsys):

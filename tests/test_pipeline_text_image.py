@@ -184,11 +184,3 @@ def test_unreadable_images_are_refused_by_name(explain, tmp_path):
 def test_a_text_image_model_needs_a_processor_with_both_parts(model):
     with pytest.raises(InvalidInputError, match="tokenizer and an image processor"):
         pipeline(model, processor=model.processor.tokenizer)
-
-
-def test_the_command_line_says_it_does_not_explain_pairs_yet(model, tmp_path, capsys):
-    from hf_ssxai.cli import main
-
-    model.save_pretrained(tmp_path)
-    assert main(["explain", "--model", str(tmp_path), "the movie"]) == 1
-    assert "text-image classifier: the command line does not explain (text, image) pairs yet" in capsys.readouterr().err
