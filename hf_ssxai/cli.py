@@ -42,7 +42,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         evidence_column=args.evidence_column,
         num_samples=args.num_samples,
-        methods=None if args.methods is None else [name.strip() for name in args.methods.split(",") if name.strip()],
+        methods=_methods(args.methods),
         batch_size=args.batch_size,
         baseline_samples=args.baseline_samples,
         seed=args.seed,
