@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from text_image_examples import draw_examples
 from transformers import (
     BertConfig,
     ResNetConfig,
@@ -39,9 +40,7 @@ from hf_ssxai.data.digit_caption import (
     load_mnist,
 )
 from hf_ssxai.data.synthetic import build_word_tokenizer
-from hf_ssxai.explainers import get_explainer
 from hf_ssxai.training.phases import fine_tune_classifier, train_scorer
-from hf_ssxai.visualization import caption_and_overlay
 
 RESULTS = Path(__file__).parent / "results" / "digit_caption"
 TEXT = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
@@ -146,29 +145,10 @@ def main() -> None:
     (options.output / "tables.md").write_text("\n".join(tables), encoding="utf-8")
 
     # examples: the scorer and two baselines on four test pairs
-    methods = {"scorer": {}, "saliency": {}, "integrated_gradients": {}}
-    explainers = {name: get_explainer(name, model, **kwargs) for name, kwargs in methods.items()}
-    figures = []
-    for index in range(4):
-        row = {key: value[index : index + 1] for key, value in test.select_columns(columns[:-1])[:].items()}
-        valid = model.modality.feature_mask(row, model.scorer_config)
-        tokens = tokenizer.convert_ids_to_tokens(row["input_ids"][0][valid["text"][0]].tolist())
-        maps = {}
-        for name, explainer in explainers.items():
-            out = explainer.attribute(row)
-            maps[name] = {"text": out.attributions["text"][0][valid["text"][0]], "image": out.attributions["image"][0]}
-        label = ID2LABEL[int(test[index]["label"])]
-        path = options.output / f"example_{index}.png"
-        caption_and_overlay(
-            tokens,
-            row["pixel_values"][0],
-            maps,
-            path,
-            f"{raw_test[index]['text']!r}: {label}",
-            mean=[0.5] * 3,
-            std=[0.5] * 3,
-        )
-        figures.append(path.name)
+    figures = [options.output / f"example_{index}.png" for index in range(4)]
+    titles = [f"{raw_test[index]['text']!r}: {ID2LABEL[int(test[index]['label'])]}" for index in range(4)]
+    draw_examples(model, test.select(range(4)), titles, figures)
+    figures = [path.name for path in figures]
     summary = {"accuracy": result.metadata["accuracy"], "training_seconds": round(trained), "examples": figures}
     print(json.dumps(summary, indent=1))
     print("\n".join(tables))

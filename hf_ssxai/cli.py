@@ -418,9 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
         ".csv/.tsv/.json/.jsonl/.parquet file (which then is the evaluated split)",
     )
     benchmark.add_argument("--split", default="test", help="the split to evaluate (default: test)")
-    inputs = benchmark.add_mutually_exclusive_group()
-    inputs.add_argument("--text-column", help="column with the raw texts, for text classifiers (default: text)")
-    inputs.add_argument("--image-column", help="column with the images, for image classifiers (default: image)")
+    benchmark.add_argument(
+        "--text-column", help="column with the raw texts, for text and text-image classifiers (default: text)"
+    )
+    benchmark.add_argument(
+        "--image-column", help="column with the images, for image and text-image classifiers (default: image)"
+    )
     benchmark.add_argument(
         "--label-column", help="column with class indices, for the accuracy in the metadata (default: label, if any)"
     )

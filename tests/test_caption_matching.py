@@ -164,7 +164,8 @@ def test_a_text_image_recipe_trains_a_fusion_classifier_and_its_scorers(captione
     # the benchmark command reads the pairs by their columns and reports each modality and both together
     report = tmp_path / "benchmark"
     command = ["benchmark", "--model", str(output / "model"), "--dataset", str(tmp_path / "pairs"), "--split", "test"]
-    options = ["--methods", "scorer,saliency,gradient_shap", "--num-samples", "4", "--baseline-samples", "2"]
+    options = ["--text-column", "text", "--image-column", "image", "--methods", "scorer,saliency,gradient_shap"]
+    options += ["--num-samples", "4", "--baseline-samples", "2"]
     assert main([*command, *options, "--output-dir", str(report), "--quiet"]) == 0
     results = json.loads((report / "results.json").read_text())
     assert {"text_deletion_auc", "image_deletion_auc", "joint_deletion_auc"} <= set(results["values"]["scorer"])

@@ -68,6 +68,21 @@ def test_outputs_carry_every_hidden_state_the_scorers_read(word_tokenizer, batch
     assert model(**batch, return_dict=False)[0].shape == (2, 2)
 
 
+@pytest.mark.parametrize("vision", ["vit", "resnet"])
+def test_fusing_cached_encoder_outputs_reproduces_the_forward(word_tokenizer, batch, vision):
+    """``fuse`` on the encoders' last hidden states gives exactly what the whole forward gives (frozen towers can
+    be run once and fused many times)."""
+    model = tiny_fusion_classifier(len(word_tokenizer), vision=vision).eval()
+    fusion = model.fusion
+    with torch.no_grad():
+        out = fusion(**batch, output_hidden_states=True)
+        text = fusion.text_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        vision_states = fusion.vision_model(pixel_values=batch["pixel_values"]).last_hidden_state
+        last, states = fusion.fuse(text.last_hidden_state, vision_states, batch["attention_mask"])
+    assert torch.equal(last, out.last_hidden_state)
+    assert len(states) == len(out.hidden_states) and all(map(torch.equal, states, out.hidden_states))
+
+
 def test_word_embeddings_and_padding_behave_as_in_a_text_model(word_tokenizer, processor, batch):
     """``inputs_embeds`` reproduces ``input_ids`` (masking needs it), and padding never changes a prediction."""
     model = tiny_fusion_classifier(len(word_tokenizer))

@@ -146,3 +146,20 @@ def test_caption_and_overlay_draws_one_row_per_method(tmp_path):
     figure = caption_and_overlay(["a", "seven", "here"], torch.rand(3, 16, 16), maps, path, "a seven here: match")
     assert len(figure.axes) == 4
     assert Image.open(path).size[1] > Image.open(path).size[0] / 3
+
+
+def test_a_long_caption_wraps_instead_of_running_into_the_image(tmp_path):
+    from hf_ssxai.visualization import caption_and_overlay
+
+    caption = "five sl ##ed dogs are pulling a person on a sled , through the snow in the woods today ."
+    tokens = caption.split(" ") * 2
+    maps = {"scorer": {"text": torch.rand(len(tokens)), "image": torch.rand(16, 16)}}
+    figure = caption_and_overlay(tokens, torch.rand(3, 16, 16), maps, tmp_path / "long.png")
+    text_axis, image_axis = figure.axes
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    image_left = image_axis.get_window_extent(renderer).x0
+    drawn = [text.get_window_extent(renderer) for text in text_axis.texts if text.get_text() in tokens]
+    assert len(drawn) == len(tokens)
+    assert max(box.x1 for box in drawn) < image_left
+    assert len({round(box.y0) for box in drawn}) > 1  # more than one line

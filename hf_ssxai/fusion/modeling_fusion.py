@@ -154,6 +154,35 @@ class FusionModel(FusionPreTrainedModel):
         self.norm = nn.LayerNorm(width)
         self.post_init()
 
+    def fuse(
+        self,
+        text_states: torch.Tensor,
+        vision_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """The fusion layers alone, on the encoders' last hidden states (``vision_states`` as tokens or a feature
+        map); returns the normed fused sequence and the sequence before and after each layer. With frozen
+        encoders, their outputs can be computed once and fused many times (``benchmarks/caption_matching_probe.py``)."""
+        text_part = self.text_projection(text_states)
+        vision_part = self.vision_projection(vision_tokens(vision_states))
+        kinds = self.modality_embeddings.weight
+        batch = text_part.shape[0]
+        fused = torch.cat(
+            [self.fusion_token.expand(batch, -1, -1), text_part + kinds[0], vision_part + kinds[1]], dim=1
+        )
+        text_valid = (
+            attention_mask.bool()
+            if attention_mask is not None
+            else torch.ones(text_part.shape[:2], dtype=torch.bool, device=fused.device)
+        )
+        keep = F.pad(F.pad(text_valid, (1, 0), value=True), (0, vision_part.shape[1]), value=True)
+        padding = ~keep
+        states = [fused]
+        for layer in self.layers:
+            fused = layer(fused, src_key_padding_mask=padding)
+            states.append(fused)
+        return self.norm(fused), tuple(states)
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -185,29 +214,11 @@ class FusionModel(FusionPreTrainedModel):
         vision = self.vision_model(
             pixel_values=pixel_values, output_hidden_states=output_hidden_states, return_dict=True
         )
-        text_part = self.text_projection(text.last_hidden_state)
-        vision_part = self.vision_projection(vision_tokens(vision.last_hidden_state))
-        kinds = self.modality_embeddings.weight
-        batch = text_part.shape[0]
-        fused = torch.cat(
-            [self.fusion_token.expand(batch, -1, -1), text_part + kinds[0], vision_part + kinds[1]], dim=1
-        )
-        text_valid = (
-            attention_mask.bool()
-            if attention_mask is not None
-            else torch.ones(text_part.shape[:2], dtype=torch.bool, device=fused.device)
-        )
-        keep = F.pad(F.pad(text_valid, (1, 0), value=True), (0, vision_part.shape[1]), value=True)
-        padding = ~keep
-        states = [fused]
-        for layer in self.layers:
-            fused = layer(fused, src_key_padding_mask=padding)
-            states.append(fused)
-        last = self.norm(fused)
+        last, states = self.fuse(text.last_hidden_state, vision.last_hidden_state, attention_mask)
         output = FusionModelOutput(
             last_hidden_state=last,
             pooler_output=last[:, 0],
-            hidden_states=tuple(states) if output_hidden_states else None,
+            hidden_states=states if output_hidden_states else None,
             text_hidden_states=text.hidden_states,
             vision_hidden_states=vision.hidden_states,
         )

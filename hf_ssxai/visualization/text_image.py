@@ -39,11 +39,14 @@ def caption_and_overlay(
             scores = (scores - scores.min()) / spread if spread > 0 else scores * 0
         text_axis.axis("off")
         text_axis.set_title(method, loc="left", fontsize=9)
-        x = 0.0
+        x, y = 0.0, 0.7
         for token, score in zip(tokens, scores, strict=True):
+            width = 0.025 * (len(token) + 2)  # roughly one character width per 0.025 of the axis
+            if x > 0 and x + width > 1.0:  # wrap long captions instead of running into the image
+                x, y = 0.0, y - 0.3
             colour = tuple(channel / 255 for channel in score_to_rgb(score))
-            text_axis.text(x, 0.4, token, fontsize=10, bbox={"facecolor": colour, "edgecolor": "none"})
-            x += 0.025 * (len(token) + 2)  # roughly one character width per 0.025 of the axis
+            text_axis.text(x, y, token, fontsize=10, bbox={"facecolor": colour, "edgecolor": "none"})
+            x += width
         image_axis.imshow(overlay(pixels, parts["image"], normalize=normalize))
         image_axis.axis("off")
     if title is not None:
