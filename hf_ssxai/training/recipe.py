@@ -156,15 +156,18 @@ def freeze(classifier: nn.Module, modules: list[str]) -> None:
 
 
 def prepare(recipe: dict[str, Any], processor: Any, max_train_samples: int | None) -> tuple[dict[str, Any], list[str]]:
-    """Load, subsample and preprocess every split of the recipe's data; also returns the label names."""
+    """Load, subsample and preprocess every split of the recipe's data; also returns the label names.
+
+    ``max_train_samples`` and ``max_eval_samples`` draw random subsets (seed 0), the same in every run."""
     splits = load_splits(DataSpec.from_dict(recipe["data"]))
     labels = label_names(splits["train"]) or [str(i) for i in sorted(set(splits["train"]["label"]))]
     limit = max_train_samples or recipe.get("max_train_samples")
     if limit:
         splits["train"] = splits["train"].shuffle(seed=0).select(range(min(limit, len(splits["train"]))))
-    if recipe.get("max_eval_samples"):
+    if recipe.get("max_eval_samples"):  # a random subset (seed 0): the first rows of a sorted split mislead
         for name in [n for n in splits if n != "train"]:
-            splits[name] = splits[name].select(range(min(recipe["max_eval_samples"], len(splits[name]))))
+            count = min(recipe["max_eval_samples"], len(splits[name]))
+            splits[name] = splits[name].shuffle(seed=0).select(range(count))
     processed = {
         name: preprocess(split, processor, max_length=recipe.get("max_length")) for name, split in splits.items()
     }
