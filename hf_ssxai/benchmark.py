@@ -57,6 +57,7 @@ from .metrics import (
     gini_sparseness,
     only_modality,
     pointing_game,
+    rationale_overlap,
     sparsity,
 )
 from .modeling import AutoModelWithScorer
@@ -94,6 +95,8 @@ METRICS: dict[str, Measure] = {
     "entropy_complexity": Measure("entropy complexity", higher_is_better=False),
     "gini_sparseness": Measure("Gini sparseness", higher_is_better=True),
     "pointing_game": Measure("pointing game", higher_is_better=True),
+    "rationale_f1": Measure("rationale F1", higher_is_better=True),
+    "rationale_iou": Measure("rationale IoU", higher_is_better=True),
 }
 #: the faithfulness metrics, measured by removing features (for text-image models also on both modalities at once)
 FAITHFULNESS = ("average_drop", "deletion_auc", "insertion_auc")
@@ -319,7 +322,8 @@ def _batch_metrics(
     metric_batch_size: int,
     seed: int,
 ) -> dict[str, torch.Tensor]:
-    """Every metric of :data:`METRICS` for one batch of maps, one value per sample (pointing game with evidence).
+    """Every metric of :data:`METRICS` for one batch of maps, one value per sample (pointing game, rationale F1 and
+    IoU with evidence).
 
     One map per modality (a dict): every metric per modality, ``text_*`` and ``image_*``, with the other modality
     left whole, and the faithfulness metrics of both ranked together, ``joint_*``."""
@@ -344,7 +348,8 @@ def _batch_metrics(
 def _clarity(
     attributions: torch.Tensor, feature_mask: torch.Tensor, evidence: torch.Tensor | None
 ) -> dict[str, torch.Tensor]:
-    """The metrics of one map alone (no forward): its complexity and sparsity, and the pointing game with evidence."""
+    """The metrics of one map alone (no forward): its complexity and sparsity; with evidence, the pointing game and
+    the overlap of the map's top features (as many as the evidence has) with the evidence (F1 and IoU)."""
     values = {
         "complexity": complexity(attributions, feature_mask),
         "sparsity": sparsity(attributions, feature_mask),
@@ -353,6 +358,7 @@ def _clarity(
     }
     if evidence is not None:
         values["pointing_game"] = pointing_game(attributions, evidence, feature_mask)
+        values["rationale_f1"], values["rationale_iou"] = rationale_overlap(attributions, evidence, feature_mask)
     return values
 
 
@@ -452,7 +458,8 @@ def run_benchmark(
         num_samples: evaluate this many rows drawn at random with ``seed`` (default: every row).
         seed: seed of the sample draw, of the metric engine's tie-breaking and of every explainer call.
         input_columns: the dataset columns to feed the classifier (default: its main input and the optional ones).
-        evidence_column: per-sample ground truth (a feature index or a per-feature mask): adds the pointing game.
+        evidence_column: per-sample ground truth (a feature index or a per-feature mask): adds the pointing game and
+            rationale F1 / IoU.
             Text-image models: one column of per-feature masks per modality, ``{"text": ..., "image": ...}``.
         metric_batch_size: perturbed inputs per classifier call in the metric engine.
         progress: show a progress bar over methods × batches.

@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument(
         "--evidence-column",
         help="column with ground-truth evidence per sample (a token/pixel index or a per-feature mask): "
-        "adds the pointing game",
+        "adds the pointing game and rationale F1 / IoU",
     )
     benchmark.add_argument(
         "--num-samples", type=int, default=500, help="samples evaluated, drawn at random with --seed (default: 500)"

@@ -51,9 +51,13 @@ def main() -> None:
         metrics["scorer"] = run_scorer_phase(
             recipe, args.output_dir, classifier_dir=args.classifier, scorer_options=options, **common
         )
-    if PartialState().is_main_process:
+    state = PartialState()
+    if state.is_main_process:
         write_metrics(args.output_dir, metrics)
         print(json.dumps(metrics, indent=2, default=str))
+    # leave the process group together: a rank that exits with it alive can abort in teardown (seen under gloo)
+    state.wait_for_everyone()
+    state.destroy_process_group()
 
 
 if __name__ == "__main__":

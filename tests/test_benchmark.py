@@ -353,3 +353,15 @@ def test_cli_single_file_baselines_and_errors(checkpoint_and_csv, tmp_path, caps
     assert "is a text classifier" in capsys.readouterr().err
     assert main([*base, "--methods", "scorer,lime", "--quiet"]) == 1
     assert "choose one or more of scorer" in capsys.readouterr().err
+
+
+def test_evidence_adds_the_rationale_overlap_of_each_map():
+    """With evidence, the top features of a map (as many as the evidence has) are compared with it: F1 and IoU."""
+    from hf_ssxai.benchmark import _clarity
+
+    maps, valid = torch.tensor([[0.9, 0.8, 0.1, 0.0], [0.9, 0.8, 0.1, 0.0]]), torch.ones(2, 4, dtype=torch.bool)
+    evidence = torch.tensor([[1, 1, 0, 0], [1, 0, 1, 0]], dtype=torch.bool)  # found / half found
+    values = _clarity(maps, valid, evidence)
+    torch.testing.assert_close(values["rationale_f1"], torch.tensor([1.0, 0.5]))
+    torch.testing.assert_close(values["rationale_iou"], torch.tensor([1.0, 1 / 3]))
+    assert "rationale_f1" not in _clarity(maps, valid, None)  # no evidence, no rationale columns
