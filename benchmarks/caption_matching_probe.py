@@ -25,7 +25,7 @@ from transformers import AutoImageProcessor, AutoModel, AutoTokenizer, get_linea
 
 from hf_ssxai.fusion import FusionForSequenceClassification
 from hf_ssxai.fusion.modeling_fusion import vision_tokens
-from hf_ssxai.training.recipe import resolve
+from hf_ssxai.training.recipe import freeze, resolve
 
 FUSION = {"fusion_hidden_size": 128, "fusion_num_attention_heads": 4, "fusion_intermediate_size": 256}
 
@@ -110,8 +110,8 @@ def train_fusion(train, towers, layers: int, warm_up_epochs: int, epochs: int, s
     fusion = classifier.fusion
     if warm_up_epochs:
         contrastive_warm_up(fusion, train, warm_up_epochs)
-    trained = [p for name, p in classifier.named_parameters() if not name.startswith(("fusion.text_model.",
-               "fusion.vision_model."))]  # fmt: skip
+    freeze(classifier, ["fusion.text_model", "fusion.vision_model"])  # as the recipe does
+    trained = [parameter for parameter in classifier.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=1e-3, weight_decay=0.01)
     steps_per_epoch = len(train[3]) // 32
     schedule = get_linear_schedule_with_warmup(optimizer, 50, epochs * steps_per_epoch)
