@@ -1,8 +1,18 @@
-"""The scorer loss (a pure function) and ScorerTrainer."""
+"""Training: ScorerTrainer, masking augmentation, the two phases and the recipes.
 
+The losses live in :mod:`hf_ssxai.losses` (re-exported here).
+"""
+
+from ..losses import (
+    JointScorerLossOutput,
+    ScorerLossOutput,
+    calibration_weight,
+    joint_scorer_loss,
+    masked_mean,
+    scorer_loss,
+    task_losses,
+)
 from .augmentation import masking_augmentation
-from .joint_loss import JointScorerLossOutput, joint_scorer_loss
-from .loss import ScorerLossOutput, calibration_weight, masked_mean, scorer_loss, task_losses
 from .trainer import ScorerTrainer, masked_prediction_metrics
 
 __all__ = [

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,11 +22,9 @@ from transformers import EvalPrediction, Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..checkpoint import SAFE_WEIGHTS_NAME, SCORER_SUBFOLDER, load_safetensors
-from ..errors import CheckpointError, NonFiniteLossError
+from ..errors import CheckpointError, NonFiniteLossError, UnsupportedClassifierError
 from ..modalities.base import ALL_MASKED
-
-if TYPE_CHECKING:  # modeling imports training.loss, so the runtime import happens in __init__
-    from ..modeling import AutoModelWithScorer
+from ..modeling import AutoModelWithScorer
 
 logger = logging.getLogger(__name__)
 #: the file the Trainer writes last into a checkpoint: a checkpoint without a readable one is incomplete
@@ -102,10 +100,8 @@ class ScorerTrainer(Trainer):
     """
 
     def __init__(self, model: AutoModelWithScorer | None = None, *args: Any, **kwargs: Any):
-        from ..modeling import AutoModelWithScorer
-
         if not isinstance(model, AutoModelWithScorer):
-            raise TypeError(
+            raise UnsupportedClassifierError(
                 f"ScorerTrainer trains an AutoModelWithScorer, got {type(model).__name__}. Wrap your classifier: "
                 "AutoModelWithScorer.from_classifier(classifier, ScorerConfig())."
             )

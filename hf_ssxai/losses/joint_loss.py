@@ -56,7 +56,7 @@ def joint_scorer_loss(
         full_logits: the classifier's logits on the full input.
         scores: one map per modality, ``[batch, *features]`` each.
         feature_mask: which features are valid, per modality (same shapes as ``scores``).
-        labels, target, use_*: as in :func:`~hf_ssxai.training.loss.scorer_loss`.
+        labels, target, use_*: as in :func:`~hf_ssxai.losses.scorer_loss`.
     """
     if set(scores) != set(feature_mask) or set(masked_logits) != {ALL_MASKED, *scores}:
         raise InvalidInputError(
