@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from huggingface_hub.dataclasses import strict
+from huggingface_hub.errors import StrictDataclassError
 from transformers import PreTrainedConfig
 
-MODALITIES = ("text", "image", "text-image")
+from .errors import ConfigError, UnknownKeyError
+from .registry import MODALITY_REGISTRY, nearest
+from .schema import check_keys
+
+C = TypeVar("C", bound=PreTrainedConfig)
+
 TARGETS = ("label", "prediction", "distribution")
 #: keys every transformers config may carry (a saved config.json holds some of them)
 _GENERIC_CONFIG_KEYS = frozenset(PreTrainedConfig().to_dict()) | {"model_type"}
@@ -18,8 +26,9 @@ class ScorerConfig(PreTrainedConfig):
     r"""Configuration of a scorer attached to a frozen classifier.
 
     Args:
-        modality: ``"text"``, ``"image"`` or ``"text-image"`` (a fusion classifier, two scorers); ``None`` lets
-            :meth:`AutoModelWithScorer.from_classifier` infer it.
+        modality: a registered modality (``"text"``, ``"image"``, ``"text-image"``: a fusion classifier, two
+            scorers; see :mod:`hf_ssxai.modalities`); ``None`` lets :meth:`AutoModelWithScorer.from_classifier`
+            infer it.
         hidden_size: width of the scorer network.
         num_hidden_layers: depth of the scorer (transformer layers for text, convolution blocks per
             decoder level for images).
@@ -76,25 +85,41 @@ class ScorerConfig(PreTrainedConfig):
         fields = {field.name for field in dataclasses.fields(self)}
         allowed = fields | _GENERIC_CONFIG_KEYS
         if unknown := sorted(name for name in vars(self) if not name.startswith("_") and name not in allowed):
-            raise ValueError(
-                f"ScorerConfig has no field {', '.join(map(repr, unknown))} (a typo, or a config written by a newer "
-                f"hf_ssxai?). Fields: {', '.join(sorted(fields))}."
+            raise UnknownKeyError(
+                f"ScorerConfig has no field {unknown[0]!r}{nearest(unknown[0], fields)} (a typo, or a config written "
+                f"by a newer hf_ssxai?). Fields: {', '.join(sorted(fields))}."
             )
-        if self.modality is not None and self.modality not in MODALITIES:
-            raise ValueError(f"ScorerConfig.modality must be one of {MODALITIES} or None, got {self.modality!r}.")
+        if self.modality is not None and self.modality not in MODALITY_REGISTRY:
+            raise ConfigError(
+                f"ScorerConfig.modality must be a registered modality ({', '.join(MODALITY_REGISTRY)}) or None, got "
+                f"{self.modality!r}{nearest(self.modality, list(MODALITY_REGISTRY))}."
+            )
         if self.target not in TARGETS:
-            raise ValueError(f"ScorerConfig.target must be one of {TARGETS}, got {self.target!r}.")
+            raise ConfigError(f"ScorerConfig.target must be one of {TARGETS}, got {self.target!r}.")
         if self.class_conditional and self.target == "distribution":
-            raise ValueError(
+            raise ConfigError(
                 "ScorerConfig.class_conditional needs target='label' or 'prediction': the 'distribution' target "
                 "compares whole output distributions, so it names no class to explain."
             )
         for name in ("hidden_size", "num_hidden_layers", "num_attention_heads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"ScorerConfig.{name} must be a positive integer, got {value!r}.")
+                raise ConfigError(f"ScorerConfig.{name} must be a positive integer, got {value!r}.")
         if self.hidden_size % self.num_attention_heads:
-            raise ValueError(
+            raise ConfigError(
                 f"ScorerConfig.hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})."
             )
+
+
+def build_config(cls: type[C], values: Mapping[str, Any], section: str, extra_keys: tuple[str, ...] = ()) -> C:
+    """``cls(**values)`` from user data (a recipe section, command-line options): a key that is no field of ``cls``
+    (``extra_keys`` allowed too) is an :class:`UnknownKeyError` naming the nearest field, and a value the strict
+    dataclass refuses a :class:`ConfigError` (not ``huggingface_hub``'s wrapper)."""
+    fields = {field.name for field in dataclasses.fields(cls)}
+    check_keys(values, fields | set(extra_keys), section)
+    try:
+        return cls(**values)
+    except StrictDataclassError as error:
+        cause = error.__cause__ if isinstance(error.__cause__, ConfigError) else error
+        raise ConfigError(f"{section}: {cause}") from error

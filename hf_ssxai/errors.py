@@ -30,5 +30,19 @@ class UnsafeCheckpointError(CheckpointError):
     """A checkpoint asks for something we refuse to do: unpickling weights or running remote code."""
 
 
+class ConfigError(InvalidInputError):
+    """A configuration (a ScorerConfig, a FusionConfig, a training recipe) holds a value or a key it cannot take.
+
+    ``huggingface_hub``'s strict dataclasses wrap a validator's ``ValueError`` into their own
+    ``StrictDataclassClassValidationError`` (this error is its ``__cause__``);
+    :func:`hf_ssxai.configuration.build_config` turns that back into a ConfigError where hf_ssxai builds configs
+    from user data (recipes, the command line).
+    """
+
+
+class UnknownKeyError(ConfigError):
+    """A configuration names a key that is no field of its section; the message names the nearest valid key."""
+
+
 class NonFiniteLossError(SSXAIError, FloatingPointError):
     """The scorer loss became NaN or infinite; training stops at that step."""

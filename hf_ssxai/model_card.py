@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from .configuration import ScorerConfig
+from .modalities import get_modality
+
 if TYPE_CHECKING:
-    from .benchmark import BenchmarkResult
     from .modeling import AutoModelWithScorer
 
 TEMPLATE_NAME = "scorer_card.md"
 TAGS = ("explainability", "xai", "hf_ssxai", "feature-attribution")
-#: the Hub's task of each modality; the Hub has none for classifying (text, image) pairs, so those cards name none
-PIPELINE_TAGS = {"text": "text-classification", "image": "image-classification"}
-#: what the ScorerConfig table shows, in this order
+#: what the ScorerConfig table shows, in this order (a modality may leave out fields its scorer does not use)
 CONFIG_FIELDS = (
     "hidden_size",
     "num_hidden_layers",
@@ -47,45 +47,17 @@ TARGETS = {
     ),
     "distribution": ("the classifier's full output distribution (KL divergence)", "the whole output distribution"),
 }
-MODALITY_TEXT = {
-    "text": {
-        "scorer_kind": "a few self-attention layers over the classifier's token hidden states",
-        "feature": "token",
-        "limit": "Special tokens and padding are never features: they score 0. Texts longer than the classifier's "
-        "maximum length are truncated (the pipeline flags them with `truncated: True`).",
-        "example_import": "",
-        "example": '["a great movie"]',
-        "attribution_shape": "[batch, tokens]",
-        "pipeline_fields": "[{'label': ..., 'score': ..., 'tokens': [...], 'words': [...], 'word_scores': [...], ...}]",
-        "auto_class": "AutoModelForSequenceClassification",
-    },
-    "image": {
-        "scorer_kind": "a U-Net-like convolutional decoder from the classifier's spatial hidden states to pixels",
-        "feature": "pixel",
-        "limit": "Maps are per pixel at the resolution the image processor produces; the pipeline also returns them "
-        "resized to each original image.",
-        "example_import": "from PIL import Image\n",
-        "example": '[Image.open("image.jpg").convert("RGB")]',
-        "attribution_shape": "[batch, height, width]",
-        "pipeline_fields": "[{'label': ..., 'score': ..., 'attributions': <[H, W]>, 'map': <array at image size>}]",
-        "auto_class": "AutoModelForImageClassification",
-    },
-    "text-image": {
-        "scorer_kind": "one per modality, self-attention over the caption's token states and a convolutional decoder "
-        "to the image's pixels, each also reading the fusion layer's output",
-        "feature": "feature (caption token or image pixel)",
-        "limit": "The loss is the joint one (thesis eq. 3.5): the task loss with both maps applied, plus with each "
-        "applied alone, plus both maps' penalties, γ from the both-masked Δ; each map must keep the prediction "
-        "alone and together with the other. Captions are padded to the length they were trained with.",
-        "example_import": "from PIL import Image\n",
-        "example": 'text=["a dog runs on the beach"], images=[Image.open("image.jpg").convert("RGB")]',
-        "pipeline_example": '{"text": "a dog runs on the beach", "image": "image.jpg"}',
-        "attribution_shape": "{'text': [batch, tokens], 'image': [batch, height, width]}",
-        "pipeline_fields": "{'label': ..., 'score': ..., 'text': {'words': [...], 'word_scores': [...], ...}, "
-        "'image': {'map': <array at image size>, ...}}",
-        "auto_class": "AutoModelForSequenceClassification",
-    },
-}
+
+
+class CardBenchmark(Protocol):
+    """What a card needs from a benchmark result (:class:`hf_ssxai.BenchmarkResult` is one)."""
+
+    metadata: dict[str, Any]
+    sample_indices: Sequence[int]
+
+    def report_markdown(self) -> str:
+        """Its tables and Pareto statements as Markdown."""
+        ...
 
 
 def _one_line(value: Any) -> str:
@@ -109,8 +81,7 @@ def _datasets(training_info: Mapping[str, Any]) -> list[str]:
     return [names] if isinstance(names, str) else [str(name) for name in names]
 
 
-def _metadata(model: AutoModelWithScorer, scorer_only: bool, training_info: Mapping[str, Any]) -> str:
-    config = model.scorer_config
+def _metadata(config: ScorerConfig, scorer_only: bool, training_info: Mapping[str, Any]) -> str:
     lines = ["library_name: hf_ssxai"]
     base_model = hub_repo_id(config.base_model_name_or_path)
     if base_model:
@@ -119,14 +90,13 @@ def _metadata(model: AutoModelWithScorer, scorer_only: bool, training_info: Mapp
             lines.append("base_model_relation: adapter")
     if datasets := _datasets(training_info):
         lines += ["datasets:", *(f"- {_one_line(name)}" for name in datasets)]
-    if config.modality in PIPELINE_TAGS:
-        lines.append(f"pipeline_tag: {PIPELINE_TAGS[config.modality]}")
+    if pipeline_tag := get_modality(config.modality).card.pipeline_tag:
+        lines.append(f"pipeline_tag: {pipeline_tag}")
     lines += ["tags:", *(f"- {tag}" for tag in TAGS)]
     return "\n".join(lines)
 
 
-def _base_model_line(model: AutoModelWithScorer, scorer_only: bool) -> str:
-    config = model.scorer_config
+def _base_model_line(config: ScorerConfig, scorer_only: bool) -> str:
     name, revision = config.base_model_name_or_path, config.base_model_revision
     at = f" at revision `{revision}`" if revision else ""
     if not scorer_only:
@@ -142,15 +112,20 @@ def _base_model_line(model: AutoModelWithScorer, scorer_only: bool) -> str:
     )
 
 
+def _layers(layers: list[int] | dict[str, list[int]] | None) -> Any:
+    """The hidden states the scorer reads, as the card shows them (``default`` before attaching)."""
+    if layers is None:
+        return "default"
+    return layers if isinstance(layers, dict) else list(layers)
+
+
 def _training(training_info: Mapping[str, Any]) -> str:
     if not training_info:
         return "Training data and schedule were not recorded for this upload."
     return "\n".join(f"- {key.replace('_', ' ')}: {value}" for key, value in training_info.items())
 
 
-def _benchmark(result: BenchmarkResult | None, repo_id: str) -> str:
-    from .benchmark import report_markdown  # the benchmark module imports much; only cards with one need it
-
+def _benchmark(result: CardBenchmark | None, repo_id: str) -> str:
     if result is None:
         return (
             "No benchmark was uploaded with this checkpoint. Measure one against the attribution baselines with "
@@ -161,22 +136,29 @@ def _benchmark(result: BenchmarkResult | None, repo_id: str) -> str:
     return (
         f"The scorer against the attribution baselines on {len(result.sample_indices)} samples{dataset}, every map "
         "measured on the same features (`hf-ssxai benchmark`). Mean ± standard deviation; ↑ higher is better, "
-        "↓ lower is better; the best value per column is bold.\n\n" + report_markdown(result)
+        "↓ lower is better; the best value per column is bold.\n\n" + result.report_markdown()
     )
 
 
-def render_model_card(
-    model: AutoModelWithScorer,
+def render_model_card(model: AutoModelWithScorer, repo_id: str, **options: Any) -> str:
+    """The ``README.md`` for ``model`` pushed to ``repo_id``; ``options`` as :func:`render_card` takes them."""
+    return render_card(model.scorer_config, repo_id, **options)
+
+
+def render_card(
+    config: ScorerConfig,
     repo_id: str,
     *,
     scorer_only: bool = False,
-    benchmark: BenchmarkResult | None = None,
+    benchmark: CardBenchmark | None = None,
     training_info: Mapping[str, Any] | None = None,
 ) -> str:
-    """The ``README.md`` for ``model`` pushed to ``repo_id``.
+    """The ``README.md`` of a checkpoint whose scorer ``config`` describes, pushed to ``repo_id`` (for a loaded
+    model: :func:`render_model_card`; for reference checkpoints whose weights are elsewhere:
+    ``benchmarks/make_model_cards.py``).
 
     Args:
-        model: the checkpoint being uploaded.
+        config: the scorer's (attached) config.
         repo_id: where it goes (used in the usage snippet).
         scorer_only: whether the upload holds only ``scorer/`` (the card then points at the base classifier).
         benchmark: a benchmark of this checkpoint; its table and Pareto statement go into the card.
@@ -184,48 +166,45 @@ def render_model_card(
             the card; ``datasets`` (a name or a list) also goes into the YAML metadata.
     """
     training_info = dict(training_info or {})
-    config = model.scorer_config
-    texts = MODALITY_TEXT[config.modality]
+    modality = get_modality(config.modality)
+    texts = modality.card
     target_text, target_short = TARGETS[config.target]
     config_rows = "\n".join(
-        f"| `{name}` | `{getattr(config, name)}` |"
-        for name in CONFIG_FIELDS
-        if name != "num_attention_heads" or config.modality == "text"
+        f"| `{name}` | `{getattr(config, name)}` |" for name in CONFIG_FIELDS if name not in texts.hidden_config_fields
     )
-    article = "An" if config.modality[0] in "aeiou" else "A"
     contents = (
-        f"A learned explainer (scorer) for {article.lower()} {config.modality} classifier."
+        f"A learned explainer (scorer) for {modality.description} classifier."
         if scorer_only
-        else f"{article} {config.modality} classifier together with a learned explainer (scorer) for it."
+        else f"{modality.description.capitalize()} classifier together with a learned explainer (scorer) for it."
     )
     classifier_note = (
         "This repository has no classifier of its own: `from_pretrained` loads the base classifier named above."
         if scorer_only
         else "The classifier at the root is saved as transformers saves it, so it also loads without hf_ssxai: "
-        f'`{texts["auto_class"]}.from_pretrained("{repo_id}")`.'
+        f'`{modality.auto_model_class.__name__}.from_pretrained("{repo_id}")`.'
     )
     template = Template((resources.files("hf_ssxai") / "model_cards" / TEMPLATE_NAME).read_text(encoding="utf-8"))
     return template.substitute(
-        metadata=_metadata(model, scorer_only, training_info),
+        metadata=_metadata(config, scorer_only, training_info),
         title=repo_id,
         contents=contents,
-        scorer_kind=texts["scorer_kind"],
+        scorer_kind=texts.scorer_kind,
         modality=config.modality,
-        layers=layers if isinstance(layers := config.hidden_state_layers, dict) else list(layers),
-        feature=texts["feature"],
-        base_model_line=_base_model_line(model, scorer_only),
+        layers=_layers(config.hidden_state_layers),
+        feature=texts.feature,
+        base_model_line=_base_model_line(config, scorer_only),
         fingerprint=config.base_model_fingerprint,
         target_text=target_text,
         target_short=target_short,
         training=_training(training_info),
         config_rows=config_rows,
         benchmark=_benchmark(benchmark, repo_id),
-        modality_limit=texts["limit"],
-        example_import=texts["example_import"],
-        example=texts["example"],
-        pipeline_example=texts.get("pipeline_example", texts["example"]),
-        attribution_shape=texts["attribution_shape"],
-        pipeline_fields=texts["pipeline_fields"],
+        modality_limit=texts.limit,
+        example_import=texts.example_import,
+        example=texts.example,
+        pipeline_example=texts.pipeline_example or texts.example,
+        attribution_shape=texts.attribution_shape,
+        pipeline_fields=texts.pipeline_fields,
         repo_id=repo_id,
         classifier_note=classifier_note,
     )

@@ -22,19 +22,13 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
+from huggingface_hub import CommitInfo, HfApi
 from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch import nn
-from transformers import (
-    AutoImageProcessor,
-    AutoModelForImageClassification,
-    AutoModelForSequenceClassification,
-    AutoProcessor,
-    AutoTokenizer,
-)
 from transformers.utils import ModelOutput
 
 from .checkpoint import (
@@ -54,29 +48,17 @@ from .errors import (
     SSXAIError,
     UnsafeCheckpointError,
 )
-from .modalities import get_modality, infer_modality
-from .scorers import build_scorer
+from .losses import ScorerLossOutput, joint_scorer_loss, scorer_loss
+from .modalities import Modality, get_modality, infer_modality
+from .model_card import CardBenchmark, hub_repo_id, render_model_card
 from .targets import check_target, draw_training_classes
-from .training.joint_loss import joint_scorer_loss
-from .training.loss import ScorerLossOutput, scorer_loss
-
-if TYPE_CHECKING:
-    from huggingface_hub import CommitInfo
-
-    from .benchmark import BenchmarkResult
 
 logger = logging.getLogger(__name__)
 
-CLASSIFIER_AUTO_CLASSES = {
-    "text": AutoModelForSequenceClassification,
-    "image": AutoModelForImageClassification,
-    "text-image": AutoModelForSequenceClassification,
-}
-PROCESSOR_FILES = {
-    "text": ("tokenizer_config.json", AutoTokenizer),
-    "image": ("preprocessor_config.json", AutoImageProcessor),
-    "text-image": ("processor_config.json", AutoProcessor),
-}
+
+def default_device(device: str | torch.device | None = None) -> str | torch.device:
+    """``device``, or by default ``cuda`` when a GPU is available, else ``cpu``."""
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _names_a_local_path(name: str) -> bool:
@@ -131,7 +113,7 @@ class AutoModelWithScorer(nn.Module):
         self.classifier.requires_grad_(False)
         self.classifier.eval()
         parameter = next(classifier.parameters(), None)
-        self.scorer = build_scorer(scorer_config).to(parameter.device if parameter is not None else "cpu")
+        self.scorer = self.modality.build_scorer(scorer_config).to(parameter.device if parameter is not None else "cpu")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -291,7 +273,7 @@ class AutoModelWithScorer(nn.Module):
         token: str | bool | None = None,
         commit_message: str | None = None,
         scorer_only: bool = False,
-        benchmark: BenchmarkResult | None = None,
+        benchmark: CardBenchmark | None = None,
         training_info: Mapping[str, Any] | None = None,
     ) -> CommitInfo:
         """Upload the checkpoint with a model card (``README.md``) to ``repo_id`` in one commit.
@@ -301,10 +283,6 @@ class AutoModelWithScorer(nn.Module):
         :func:`hf_ssxai.model_card.render_model_card` with the ``benchmark`` table and ``training_info`` facts.
         Returns the commit info (``.commit_url``, ``.oid``).
         """
-        from huggingface_hub import HfApi
-
-        from .model_card import hub_repo_id, render_model_card
-
         if scorer_only and hub_repo_id(self.scorer_config.base_model_name_or_path) is None:
             logger.warning(
                 "The scorer config names no Hub classifier (base_model_name_or_path=%r): others can load this "
@@ -360,10 +338,11 @@ class AutoModelWithScorer(nn.Module):
         state_dict = load_safetensors(weights_file)
 
         processor = None
+        modality = get_modality(config.modality)
         if classifier is None:
             if resolve_file(source, "config.json", **hub) is not None:
-                classifier = cls._load_classifier(source, config.modality, hub)
-                processor = cls._load_processor(source, config.modality, hub)
+                classifier = cls._load_classifier(source, modality, hub)
+                processor = cls._load_processor(source, modality, hub)
             elif config.base_model_name_or_path:
                 if not os.path.isdir(source) and _names_a_local_path(config.base_model_name_or_path):
                     raise UnsafeCheckpointError(
@@ -372,8 +351,8 @@ class AutoModelWithScorer(nn.Module):
                         "repository. Pass the classifier yourself: from_pretrained(repo, classifier=clf)."
                     )
                 base_hub = {**hub_kwargs, "revision": config.base_model_revision}
-                classifier = cls._load_classifier(config.base_model_name_or_path, config.modality, base_hub)
-                processor = cls._load_processor(config.base_model_name_or_path, config.modality, base_hub)
+                classifier = cls._load_classifier(config.base_model_name_or_path, modality, base_hub)
+                processor = cls._load_processor(config.base_model_name_or_path, modality, base_hub)
             else:
                 raise CheckpointError(
                     f"{source} holds only a scorer and its config names no base classifier; pass the "
@@ -423,7 +402,7 @@ class AutoModelWithScorer(nn.Module):
         return config
 
     @staticmethod
-    def _load_classifier(source: str, modality: str, hub: dict[str, Any]) -> nn.Module:
+    def _load_classifier(source: str, modality: Modality, hub: dict[str, Any]) -> nn.Module:
         has_safetensors = any(
             resolve_file(source, name, **hub) is not None
             for name in (SAFE_WEIGHTS_NAME, f"{SAFE_WEIGHTS_NAME}.index.json")
@@ -431,7 +410,7 @@ class AutoModelWithScorer(nn.Module):
         if not has_safetensors:
             refuse_pickles(source, "", **hub)
         try:
-            return CLASSIFIER_AUTO_CLASSES[modality].from_pretrained(
+            return modality.auto_model_class.from_pretrained(
                 source, use_safetensors=True, trust_remote_code=False, **hub
             )
         except ValueError as error:
@@ -440,7 +419,7 @@ class AutoModelWithScorer(nn.Module):
                     f"The classifier at {source} needs custom code from the repository; hf_ssxai never runs "
                     "remote code. Use a classifier architecture that transformers ships."
                 ) from error
-            raise
+            raise CheckpointError(f"Cannot load the classifier at {source}: {error}") from error
         except (OSError, SafetensorError) as error:  # unreadable config.json, truncated weights, ...
             raise CheckpointError(
                 f"Cannot load the classifier at {source}: {error}. The files are incomplete or corrupted; save or "
@@ -448,11 +427,10 @@ class AutoModelWithScorer(nn.Module):
             ) from error
 
     @staticmethod
-    def _load_processor(source: str, modality: str, hub: dict[str, Any]) -> Any:
-        marker, auto_class = PROCESSOR_FILES[modality]
-        if resolve_file(source, marker, **hub) is None:
+    def _load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:
+        if resolve_file(source, modality.processor_file, **hub) is None:
             return None
-        return auto_class.from_pretrained(source, trust_remote_code=False, **hub)
+        return modality.processor_class.from_pretrained(source, trust_remote_code=False, **hub)
 
     @staticmethod
     def _check_fingerprint(classifier: nn.Module, config: ScorerConfig, ignore_mismatch: bool) -> None:

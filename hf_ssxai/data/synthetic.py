@@ -13,6 +13,12 @@ from datasets import Dataset
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
+from ..errors import InvalidInputError
+from ..modalities import TextModality
+
+#: the column of the raw texts: the text modality's raw-input column
+TEXT_COLUMN = TextModality.name
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 #: label 0 and label 1 evidence words
 EVIDENCE_WORDS = (("awful", "boring", "dreadful", "terrible"), ("brilliant", "great", "superb", "wonderful"))
@@ -119,7 +125,7 @@ def planted_text_dataset(
     positions = [encoded.word_ids(i).index(word) for i, word in enumerate(evidence_words)]
     return Dataset.from_dict(
         {
-            "text": texts,
+            TEXT_COLUMN: texts,
             "label": labels,
             "input_ids": encoded["input_ids"],
             "attention_mask": encoded["attention_mask"],
@@ -141,7 +147,7 @@ def planted_image_arrays(
     rng = np.random.default_rng(seed)
     images = rng.uniform(0.0, 0.6, size=(num_samples, 1, size, size)).repeat(3, axis=1).astype(np.float32)
     if not 1 <= num_classes <= len(SQUARE_COLOURS):
-        raise ValueError(f"num_classes must lie in 1..{len(SQUARE_COLOURS)}, got {num_classes}.")
+        raise InvalidInputError(f"num_classes must lie in 1..{len(SQUARE_COLOURS)}, got {num_classes}.")
     labels = rng.integers(num_classes, size=num_samples)
     evidence = np.zeros((num_samples, size, size), dtype=bool)
     for index, label in enumerate(labels):
@@ -178,7 +184,7 @@ def planted_text_image_dataset(
     """
     text = planted_text_dataset(tokenizer, num_samples, seed=seed, max_words=max_length - 3)
     pixel_values, colours, squares = planted_image_arrays(num_samples, seed=seed + 1, size=size, num_classes=2)
-    encoded = tokenizer(list(text["text"]), padding="max_length", max_length=max_length)
+    encoded = tokenizer(list(text[TEXT_COLUMN]), padding="max_length", max_length=max_length)
     evidence_tokens = np.zeros((num_samples, max_length), dtype=bool)
     evidence_tokens[np.arange(num_samples), list(text["evidence_position"])] = True
     labels = 2 * np.asarray(list(text["label"])) + colours

@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 
 import captum.attr
 import torch
-import torch.nn.functional as F
 from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR
 from torch import nn
 
@@ -268,18 +267,15 @@ class BaselineSetExplainer(CaptumExplainer):
         """The baseline samples shaped like ``maskable``'s samples (one Captum input, or one per modality)."""
         if isinstance(maskable, tuple):
             return tuple(
-                self._part_baselines(name, self.baselines[name], part)
+                self._part_baselines(self.modality.parts[name], self.baselines[name], part)
                 for name, part in zip(self.baselines, maskable, strict=True)
             )
-        return self._part_baselines(self.modality.name, self.baselines, maskable)
+        return self._part_baselines(self.modality, self.baselines, maskable)
 
     @staticmethod
-    def _part_baselines(modality: str, baselines: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
+    def _part_baselines(modality: Modality, baselines: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
         """One modality's baseline samples shaped like ``maskable``'s samples, on its device and dtype."""
-        baselines = baselines.to(device=maskable.device, dtype=maskable.dtype)
-        if modality == "text":
-            length, have = maskable.shape[1], baselines.shape[1]
-            baselines = F.pad(baselines, (0, 0, 0, length - have)) if have < length else baselines[:, :length]
+        baselines = modality.align_baselines(baselines.to(device=maskable.device, dtype=maskable.dtype), maskable)
         if baselines.shape[1:] != maskable.shape[1:]:
             raise InvalidInputError(
                 f"Baseline samples have shape {tuple(baselines.shape[1:])} but the explained inputs have "

@@ -6,6 +6,8 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from ..errors import ConfigError
+
 
 @strict
 class FusionConfig(PreTrainedConfig):
@@ -47,7 +49,7 @@ class FusionConfig(PreTrainedConfig):
     def validate_architecture(self) -> None:
         """The fusion width must split evenly into attention heads."""
         if self.fusion_hidden_size % self.fusion_num_attention_heads:
-            raise ValueError(
+            raise ConfigError(
                 f"FusionConfig.fusion_hidden_size ({self.fusion_hidden_size}) must be divisible by "
                 f"fusion_num_attention_heads ({self.fusion_num_attention_heads})."
             )

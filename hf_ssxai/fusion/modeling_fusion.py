@@ -20,6 +20,7 @@ from transformers import AutoModel, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from ..errors import InvalidInputError
 from .configuration_fusion import FusionConfig
 
 
@@ -197,7 +198,7 @@ class FusionModel(FusionPreTrainedModel):
     ) -> FusionModelOutput:
         """Encode text (``input_ids`` or ``inputs_embeds``) and images (``pixel_values``), then fuse them."""
         if pixel_values is None or (input_ids is None and inputs_embeds is None):
-            raise ValueError("A fusion model needs both text (input_ids or inputs_embeds) and pixel_values.")
+            raise InvalidInputError("A fusion model needs both text (input_ids or inputs_embeds) and pixel_values.")
         output_hidden_states = bool(output_hidden_states)
         text_arguments = {
             "attention_mask": attention_mask,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from transformers import BatchFeature, ProcessorMixin
 
 from ..errors import InvalidInputError
+from ..modalities.image import open_image
 
 #: channel counts an image array may have (grey, grey + alpha, RGB, RGBA)
 IMAGE_CHANNELS = (1, 2, 3, 4)
@@ -27,15 +27,7 @@ def read_image(image: Any, index: int) -> Image.Image | np.ndarray | torch.Tenso
     if isinstance(image, Image.Image):
         return image
     if isinstance(image, (str, os.PathLike, bytes)):
-        source = io.BytesIO(image) if isinstance(image, bytes) else image
-        name = "the given bytes" if isinstance(image, bytes) else repr(os.fspath(image))
-        try:
-            with Image.open(source) as opened:
-                return opened.convert("RGB")
-        except FileNotFoundError:
-            raise InvalidInputError(f"Image {index}: no file at {name}.") from None
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise InvalidInputError(f"Image {index}: {name} is not a readable image ({error}).") from error
+        return open_image(image, f"Image {index}")
     if isinstance(image, (np.ndarray, torch.Tensor)):
         array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else image
         shape = tuple(array.shape)

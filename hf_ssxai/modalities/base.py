@@ -1,26 +1,36 @@
-"""What a modality must know so that a scorer, an explainer or a metric can work on it.
+"""What a modality must know so that a scorer, an explainer, a metric, the benchmark or the pipeline can work on it.
 
-A modality turns classifier inputs into a *maskable* tensor (word embeddings, normalized pixels),
-says which features are valid, runs the classifier on a masked copy, and shapes the classifier's
-hidden states for the scorer. Every other part of the toolkit goes through this interface, so a
-new modality (audio, time series) is one new file in this folder.
+A modality turns classifier inputs into a *maskable* tensor (word embeddings, normalized pixels), says which
+features are valid, runs the classifier on a masked copy, and shapes the classifier's hidden states for the scorer.
+It also declares everything else that differs between modalities: the Auto classes that load its classifiers and
+processors, its scorer network, how raw datasets become model inputs and rows become batches, how the pipeline
+turns raw inputs into model inputs and explanations into results, and what a model card says about it. Every other
+part of the toolkit goes through this interface, so a new modality (audio, time series) is one new file in this
+folder and one :func:`~hf_ssxai.modalities.register_modality` call.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..configuration import ScorerConfig
-from ..errors import UnsupportedClassifierError
+from ..errors import InvalidInputError, UnsupportedClassifierError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 #: in the masked logits of a multimodal classifier, the key of those with every modality masked (the other keys are
 #: modality names, each masked alone)
 ALL_MASKED = "all"
+#: ``masked(part, maskable, feature_mask)``: a random masking of one part's maskable tensor (masking augmentation)
+Masking = Callable[["Modality", torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def each_map(function: Callable[..., Any], *maps: Any) -> Any:
@@ -35,8 +45,42 @@ def first_map(maps: Any) -> torch.Tensor:
     return next(iter(maps.values())) if isinstance(maps, Mapping) else maps
 
 
+def article(word: str) -> str:
+    """``word`` with its indefinite article: ``a text``, ``an image``."""
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
+@dataclass(frozen=True)
+class ModalityCard:
+    """What the model card of a checkpoint says about its modality (``hf_ssxai/model_cards/scorer_card.md``).
+
+    Args:
+        scorer_kind: what the scorer network is.
+        feature: what one feature is (``token``, ``pixel``).
+        limit: the modality's own limit, one bullet of the card's "Limits".
+        example: the arguments of ``model.processor(...)`` in the usage snippet.
+        attribution_shape: the shape of ``out.attributions``.
+        pipeline_fields: what the pipeline returns.
+        example_import: imports the snippet needs (e.g. PIL).
+        pipeline_example: the argument of ``explain(...)``; ``example`` when None.
+        pipeline_tag: the Hub's task for this modality (None: the Hub has none).
+        hidden_config_fields: ScorerConfig fields the card's table leaves out (unused by this scorer).
+    """
+
+    scorer_kind: str
+    feature: str
+    limit: str
+    example: str
+    attribution_shape: str
+    pipeline_fields: str
+    example_import: str = ""
+    pipeline_example: str | None = None
+    pipeline_tag: str | None = None
+    hidden_config_fields: tuple[str, ...] = ()
+
+
 class Modality(ABC):
-    """Shared behaviour of the text and image modalities."""
+    """One kind of classifier input. Subclasses set the class attributes and implement the abstract methods."""
 
     name: str
     #: the argument of the classifier's forward that receives the maskable tensor
@@ -45,11 +89,33 @@ class Modality(ABC):
     feature_channel_dim: int
     #: inputs the modality reads itself and never passes to the classifier
     extra_input_names: tuple[str, ...] = ()
+    #: the transformers Auto classes that load this modality's classifiers and processors
+    auto_model_class: type
+    processor_class: type
+    #: a file a saved processor of this modality writes: its presence means the checkpoint has one
+    processor_file: str
+    #: the attribute of a multimodal processor (a ``ProcessorMixin``) that holds this modality's processor, and how
+    #: messages call that processor
+    processor_attribute: str = "processor"
+    processor_description: str = "a processor"
+    #: what one pipeline input is, for messages ("Give at least one ...")
+    input_description: str
+    #: what its model card says
+    card: ModalityCard
+    #: how a prepared dataset is read into batches: ``None`` (Python lists, padded per batch) or ``"torch"``
+    dataset_format: str | None = "torch"
+    #: whether prepared inputs are padded to one length (``max_length``), which then travels with the processor
+    pads_to_max_length: bool = False
 
     @property
     def parts(self) -> dict[str, Modality]:
         """The single-modality parts, by name: the modality itself, or each modality of a multimodal one."""
         return {self.name: self}
+
+    @property
+    def description(self) -> str:
+        """``a text``, ``an image``: as in "This is an image classifier"."""
+        return article(self.name)
 
     # ---------------------------------------------------------------- classifier checks
     @abstractmethod
@@ -60,17 +126,176 @@ class Modality(ABC):
     def dummy_inputs(self, classifier: nn.Module, config: ScorerConfig) -> dict[str, torch.Tensor]:
         """A tiny valid batch, used once to read the shapes of the classifier's hidden states."""
 
+    @abstractmethod
     def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
         """Fill the config fields that depend on the classifier: which hidden states feed the scorer and their widths
-        (the modalities add what else they need, e.g. special tokens or input channels)."""
-        hidden_states = self.probe_hidden_states(classifier, config)
-        layers = list(config.hidden_state_layers or self.default_layers(hidden_states))
-        config.hidden_state_layers = layers
-        config.classifier_hidden_sizes = [self.hidden_width(h) for h in self.select(hidden_states, layers)]
+        (and what else the modality needs, e.g. special tokens or input channels)."""
 
     def hidden_states(self, outputs: Any) -> Any:
         """What the scorer reads from the classifier's output (run with ``output_hidden_states=True``)."""
         return getattr(outputs, "hidden_states", None)
+
+    # ---------------------------------------------------------------- the scorer
+    @abstractmethod
+    def build_scorer(self, config: ScorerConfig) -> nn.Module:
+        """The scorer network a complete (attached) config describes."""
+
+    @abstractmethod
+    def scorer_features(self, hidden_states: Any, layers: Any, inputs: dict[str, Any], classifier: nn.Module) -> Any:
+        """The selected hidden states, shaped as the modality's scorer expects them."""
+
+    # ---------------------------------------------------------------- inputs and features
+    @abstractmethod
+    def validate_inputs(self, classifier: nn.Module, inputs: dict[str, Any]) -> None:
+        """Raise :class:`InvalidInputError` with a fix when the inputs cannot go through the classifier."""
+
+    def classifier_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs without the extras only the modality reads."""
+        return {key: value for key, value in inputs.items() if key not in self.extra_input_names}
+
+    @abstractmethod
+    def feature_mask(self, inputs: dict[str, Any], config: ScorerConfig) -> Any:
+        """Boolean mask of valid features, shape ``[batch, *feature_shape]`` (a dict of them for multimodal)."""
+
+    @abstractmethod
+    def split_inputs(self, classifier: nn.Module, inputs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Return ``(maskable, forward_kwargs)``: the tensor scores act on and the other classifier arguments."""
+
+    @abstractmethod
+    def expand_scores(self, scores: Any) -> Any:
+        """Broadcast a ``[batch, *feature_shape]`` map to the shape of the maskable tensor."""
+
+    @abstractmethod
+    def random_keep_mask(self, feature_mask: Any, generator: torch.Generator | None = None) -> Any:
+        """A random map of 0/1 scores over the features (for masking augmentation), ``feature_mask``'s shape."""
+
+    def reduce_to_features(self, attribution: torch.Tensor) -> torch.Tensor:
+        """Sum an attribution over the maskable space's channel dimension: one value per feature."""
+        return attribution.sum(dim=self.feature_channel_dim)
+
+    def apply_scores(self, maskable: torch.Tensor, scores: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
+        """Weight each valid feature by its score; features that are not valid are left untouched."""
+        keep = torch.where(feature_mask, scores, torch.ones_like(scores)).to(maskable.dtype)
+        return maskable * self.expand_scores(keep)
+
+    def forward_from_maskable(self, classifier: nn.Module, maskable: Any, forward_kwargs: dict[str, Any]) -> Any:
+        """Logits of the classifier on a (possibly masked) maskable tensor."""
+        return classifier(**forward_kwargs, **{self.maskable_argument: maskable}, return_dict=True).logits
+
+    def masked_logits(self, classifier: nn.Module, inputs: dict[str, Any], scores: Any, feature_mask: Any) -> Any:
+        """Logits of the classifier on ``inputs`` (its own arguments) weighted feature by feature by ``scores``."""
+        maskable, forward_kwargs = self.split_inputs(classifier, inputs)
+        return self.forward_from_maskable(classifier, self.apply_scores(maskable, scores, feature_mask), forward_kwargs)
+
+    def align_baselines(self, baselines: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
+        """Baseline samples in the masking space shaped like ``maskable``'s samples where the modality allows it
+        (text pads or truncates to the explained length); checked against ``maskable`` by the caller."""
+        return baselines
+
+    @abstractmethod
+    def masking_hooks(self, classifier: nn.Module, masked: Masking, config: ScorerConfig) -> list[Any]:
+        """Hooks on ``classifier`` that mask its training-mode inputs with ``masked`` (masking augmentation);
+        returns their handles."""
+
+    # ---------------------------------------------------------------- datasets and batches
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The dataset columns of raw inputs a prepared dataset starts from, one per part (named after it)."""
+        return tuple(self.parts)
+
+    def raw_columns(self, **given: str | None) -> dict[str, str]:
+        """Each part's raw-input column: ``given[part]`` (e.g. ``text="sentence"``) or the part's own name."""
+        if unused := [name for name, column in given.items() if column and name not in self.parts]:
+            raise InvalidInputError(f"This is {self.description} classifier: it takes no {unused[0]} column.")
+        return {name: given.get(name) or name for name in self.parts}
+
+    def preprocess(
+        self, dataset: Dataset, processor: Any, *, max_length: int | None = None, batch_size: int = 256
+    ) -> Dataset:
+        """Raw inputs (the :attr:`columns`) -> model inputs with the classifier's own processor; other columns kept."""
+        if processor is None:
+            raise InvalidInputError("No tokenizer or image processor: save one with the classifier or pass processor=.")
+        return self.encode_dataset(dataset, processor, max_length=max_length, batch_size=batch_size)
+
+    @abstractmethod
+    def encode_dataset(self, dataset: Dataset, processor: Any, *, max_length: int | None, batch_size: int) -> Dataset:
+        """:meth:`preprocess` once the processor is known to exist."""
+
+    def collate(
+        self, rows: Mapping[str, Any], columns: Sequence[str], processor: Any, classifier_config: Any
+    ) -> dict[str, torch.Tensor]:
+        """One batch of model inputs from a slice of a prepared dataset (``rows[column]``: one entry per sample)."""
+        return {column: torch.as_tensor(rows[column]) for column in columns}
+
+    def evidence_mask(
+        self, rows: Mapping[str, Any], column: Any, feature_mask: Any, processor: Any, main_input: str
+    ) -> Any:
+        """The evidence of each sample as a boolean mask over the batch's features.
+
+        A sample's evidence is a feature index (a flat feature position) or a mask with one entry per feature.
+        """
+        values, shape = torch.as_tensor(rows[column]), feature_mask.shape
+        mask = values if values.dim() > 1 else F.one_hot(values.long(), shape[1:].numel()).view(shape)
+        return check_evidence(mask, column, feature_mask)
+
+    def input_length_limit(self, processor: Any, classifier_config: Any) -> int | None:
+        """The longest input the processor and the classifier allow (texts: tokens), None when unbounded."""
+        return None
+
+    # ---------------------------------------------------------------- the pipeline
+    def check_processor(self, processor: Any) -> None:  # noqa: B027  (most modalities take any processor)
+        """Raise :class:`InvalidInputError` when ``processor`` cannot prepare this modality's raw inputs."""
+
+    def part_processor(self, processor: Any, part: Modality) -> Any:
+        """The processor of one part: the processor itself, or its part's attribute of a multimodal processor."""
+        return processor
+
+    @abstractmethod
+    def prepare_inputs(
+        self, items: list[Any], processor: Any, offset: int, max_length: int | None, within: Modality | None = None
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        """Raw pipeline inputs (item ``i`` is input ``offset + i``) -> ``(model inputs, context)``; ``within`` is the
+        multimodal modality whose part this is (for messages)."""
+
+    @abstractmethod
+    def explanations(
+        self, context: Any, attributions: Any, feature_mask: Any, offset: int, max_length: int | None
+    ) -> list[dict[str, Any]]:
+        """The explanation part of each result, from :meth:`prepare_inputs`'s ``context`` and the model's maps
+        (float32 on the CPU)."""
+
+    def wrong_input(self, item: Any, position: int, within: Modality | None, one: str, many: str) -> InvalidInputError:
+        """The error for input ``position`` (its part, inside a multimodal input) of the wrong type: give ``one``
+        (in a multimodal input) or ``many`` (alone)."""
+        whole = within or self
+        what, give = (f"the {self.name} of input {position}", one) if within else (f"input {position}", many)
+        return InvalidInputError(
+            f"This is {whole.description} classifier: {what} is a {type(item).__name__}; give {give}."
+        )
+
+
+def check_evidence(mask: torch.Tensor, column: Any, feature_mask: torch.Tensor) -> torch.Tensor:
+    """``mask`` as booleans on ``feature_mask``'s device, or :class:`InvalidInputError` when its shape differs."""
+    shape = feature_mask.shape
+    if mask.shape != shape:
+        raise InvalidInputError(
+            f"Evidence column {column!r} gives masks of shape {tuple(mask.shape[1:])} but the samples have "
+            f"{tuple(shape[1:])} features: give one feature index or one mask entry per feature per sample."
+        )
+    return mask.bool().to(feature_mask.device)
+
+
+class SingleModality(Modality):
+    """A modality of one kind of feature: its hidden states are one tuple, its maps one tensor."""
+
+    #: the classifier's ``main_input_name`` this modality feeds (how :func:`infer_modality` recognizes it)
+    main_input: str
+
+    def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
+        hidden_states = self.probe_hidden_states(classifier, config)
+        layers = list(config.hidden_state_layers or self.default_layers(hidden_states))
+        config.hidden_state_layers = layers
+        config.classifier_hidden_sizes = [self.hidden_width(h) for h in self.select(hidden_states, layers)]
 
     def probe_hidden_states(self, classifier: nn.Module, config: ScorerConfig) -> tuple[torch.Tensor, ...]:
         """Run the classifier once on dummy inputs and return its hidden states (checking they exist)."""
@@ -91,64 +316,6 @@ class Modality(ABC):
     @abstractmethod
     def hidden_width(self, hidden_state: torch.Tensor) -> int:
         """Width (channels) of one hidden state as the scorer will see it."""
-
-    # ---------------------------------------------------------------- inputs and features
-    @abstractmethod
-    def validate_inputs(self, classifier: nn.Module, inputs: dict[str, Any]) -> None:
-        """Raise :class:`InvalidInputError` with a fix when the inputs cannot go through the classifier."""
-
-    def classifier_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """The inputs without the extras only the modality reads."""
-        return {key: value for key, value in inputs.items() if key not in self.extra_input_names}
-
-    @abstractmethod
-    def feature_mask(self, inputs: dict[str, Any], config: ScorerConfig) -> torch.Tensor:
-        """Boolean mask of valid features, shape ``[batch, *feature_shape]``."""
-
-    @abstractmethod
-    def split_inputs(self, classifier: nn.Module, inputs: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Return ``(maskable, forward_kwargs)``: the tensor scores act on and the other classifier arguments."""
-
-    @abstractmethod
-    def expand_scores(self, scores: torch.Tensor) -> torch.Tensor:
-        """Broadcast a ``[batch, *feature_shape]`` map to the shape of the maskable tensor."""
-
-    @abstractmethod
-    def random_keep_mask(self, feature_mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A random map of 0/1 scores over the features (for masking augmentation), ``feature_mask``'s shape."""
-
-    def reduce_to_features(self, attribution: torch.Tensor) -> torch.Tensor:
-        """Sum an attribution over the maskable space's channel dimension: one value per feature."""
-        return attribution.sum(dim=self.feature_channel_dim)
-
-    def apply_scores(self, maskable: torch.Tensor, scores: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
-        """Weight each valid feature by its score; features that are not valid are left untouched."""
-        keep = torch.where(feature_mask, scores, torch.ones_like(scores)).to(maskable.dtype)
-        return maskable * self.expand_scores(keep)
-
-    def forward_from_maskable(
-        self, classifier: nn.Module, maskable: torch.Tensor, forward_kwargs: dict[str, Any]
-    ) -> torch.Tensor:
-        """Logits of the classifier on a (possibly masked) maskable tensor."""
-        return classifier(**forward_kwargs, **{self.maskable_argument: maskable}, return_dict=True).logits
-
-    def masked_logits(
-        self, classifier: nn.Module, inputs: dict[str, Any], scores: torch.Tensor, feature_mask: torch.Tensor
-    ) -> torch.Tensor:
-        """Logits of the classifier on ``inputs`` (its own arguments) weighted feature by feature by ``scores``."""
-        maskable, forward_kwargs = self.split_inputs(classifier, inputs)
-        return self.forward_from_maskable(classifier, self.apply_scores(maskable, scores, feature_mask), forward_kwargs)
-
-    # ---------------------------------------------------------------- scorer inputs
-    @abstractmethod
-    def scorer_features(
-        self,
-        hidden_states: tuple[torch.Tensor, ...],
-        layers: list[int],
-        inputs: dict[str, Any],
-        classifier: nn.Module,
-    ) -> list[torch.Tensor]:
-        """The selected hidden states, shaped as the modality's scorer expects them."""
 
     def select(self, hidden_states: tuple[torch.Tensor, ...], layers: list[int]) -> list[torch.Tensor]:
         """Pick hidden states by (possibly negative) index, with a clear error when out of range."""

@@ -8,17 +8,48 @@ feature maps ``[B, C, h, w]`` (ResNet, ConvNeXt, ...), which are used as they ar
 
 from __future__ import annotations
 
+import io
 import math
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
 from torch import nn
+from transformers import AutoImageProcessor, AutoModelForImageClassification
 
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
-from .base import Modality
+from ..scorers import ImageScorer
+from .base import Masking, Modality, ModalityCard, SingleModality
+from .registry import register_modality
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 PROBE_SIDE = 64
+
+
+def image_mode(processor: Any) -> str:
+    """PIL mode the processor's normalization expects: one mean value means greyscale."""
+    mean = getattr(processor, "image_mean", None)
+    return "L" if mean is not None and len(mean) == 1 else "RGB"
+
+
+def open_image(source: str | os.PathLike | bytes, label: str, mode: str = "RGB") -> Image.Image:
+    """An image file or encoded image bytes, decoded and converted to ``mode``; a missing or unreadable file is an
+    :class:`InvalidInputError` that names it as ``label`` (e.g. ``"Image 2"``)."""
+    name = "the given bytes" if isinstance(source, bytes) else repr(os.fspath(source))
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
+            return opened.convert(mode)
+    except FileNotFoundError:
+        raise InvalidInputError(f"Cannot read {label}: no file at {name}. Give a readable image file.") from None
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise InvalidInputError(
+            f"Cannot read {label}: {name} is not a readable image ({error}). Give a readable image file."
+        ) from error
 
 
 def _as_pair(value: Any) -> tuple[int, int] | None:
@@ -29,10 +60,29 @@ def _as_pair(value: Any) -> tuple[int, int] | None:
     return None
 
 
-class ImageModality(Modality):
+class ImageModality(SingleModality):
     name = "image"
+    main_input = "pixel_values"
     maskable_argument = "pixel_values"
     feature_channel_dim = 1
+    auto_model_class = AutoModelForImageClassification
+    processor_class = AutoImageProcessor
+    processor_file = "preprocessor_config.json"
+    processor_attribute = "image_processor"
+    processor_description = "an image processor"
+    input_description = "image (PIL image or path)"
+    card = ModalityCard(
+        scorer_kind="a U-Net-like convolutional decoder from the classifier's spatial hidden states to pixels",
+        feature="pixel",
+        limit="Maps are per pixel at the resolution the image processor produces; the pipeline also returns them "
+        "resized to each original image.",
+        example_import="from PIL import Image\n",
+        example='[Image.open("image.jpg").convert("RGB")]',
+        attribution_shape="[batch, height, width]",
+        pipeline_fields="[{'label': ..., 'score': ..., 'attributions': <[H, W]>, 'map': <array at image size>}]",
+        pipeline_tag="image-classification",
+        hidden_config_fields=("num_attention_heads",),
+    )
 
     def check_classifier(self, classifier: nn.Module) -> None:
         if getattr(classifier, "main_input_name", None) != "pixel_values":
@@ -62,6 +112,9 @@ class ImageModality(Modality):
 
     def hidden_width(self, hidden_state: torch.Tensor) -> int:
         return hidden_state.shape[1] if hidden_state.dim() == 4 else hidden_state.shape[-1]
+
+    def build_scorer(self, config: ScorerConfig) -> nn.Module:
+        return ImageScorer(config)
 
     def validate_inputs(self, classifier: nn.Module, inputs: dict[str, Any]) -> None:
         pixel_values = inputs.get("pixel_values")
@@ -137,3 +190,59 @@ class ImageModality(Modality):
                 "set ScorerConfig.hidden_state_layers to layers that keep one token per patch."
             )
         return tokens[:, prefix:, :].transpose(1, 2).reshape(batch, dim, grid_h, grid_w)
+
+    def masking_hooks(self, classifier: nn.Module, masked: Masking, config: ScorerConfig) -> list[Any]:
+        """``pixel_values`` are masked in blocks before the classifier's forward sees them."""
+
+        def pixels_hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if not module.training or kwargs.get("pixel_values") is None:
+                return None
+            kwargs["pixel_values"] = masked(self, kwargs["pixel_values"], self.feature_mask(kwargs, config))
+            return args, kwargs
+
+        return [classifier.register_forward_pre_hook(pixels_hook, with_kwargs=True)]
+
+    # ---------------------------------------------------------------- datasets
+    def encode_dataset(self, dataset: Dataset, processor: Any, *, max_length: int | None, batch_size: int) -> Dataset:
+        """The image column through the image processor (after converting to the mode it normalizes for) into
+        ``pixel_values``."""
+        mode = image_mode(processor)
+
+        def process(batch: dict[str, list]) -> dict[str, Any]:
+            images = [image.convert(mode) for image in batch[self.name]]
+            return {"pixel_values": processor(images, return_tensors="np")["pixel_values"]}
+
+        return dataset.map(process, batched=True, batch_size=batch_size, remove_columns=[self.name])
+
+    # ---------------------------------------------------------------- the pipeline
+    def read_image(self, item: Any, mode: str, position: int, within: Modality | None = None) -> Image.Image:
+        """Input ``position`` (or its image, inside a multimodal input), a PIL image or an image file, in ``mode``."""
+        if isinstance(item, Image.Image):
+            return item.convert(mode)
+        if not isinstance(item, (str, os.PathLike)):
+            one, many = "a PIL image or an image path", "a PIL image, an image path or a list of them"
+            raise self.wrong_input(item, position, within, one, many)
+        return open_image(item, f"the image {os.fspath(item)!r} (input {position})", mode)
+
+    def prepare_inputs(
+        self, items: list[Any], processor: Any, offset: int, max_length: int | None, within: Modality | None = None
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        """Images read and converted to the mode the processor expects, then processed to ``pixel_values``."""
+        mode = image_mode(processor)
+        images = [self.read_image(item, mode, position, within) for position, item in enumerate(items, offset)]
+        return {"pixel_values": processor(images, return_tensors="pt")["pixel_values"]}, images
+
+    def explanations(
+        self, context: Any, attributions: Any, feature_mask: Any, offset: int, max_length: int | None
+    ) -> list[dict[str, Any]]:
+        """Per image: the map at the processed resolution and, bilinearly resized, at the image's own size."""
+        results = []
+        for index, image in enumerate(context):
+            resized = F.interpolate(
+                attributions[index][None, None], size=(image.height, image.width), mode="bilinear", align_corners=False
+            )
+            results.append({"attributions": attributions[index], "map": resized[0, 0].numpy()})
+        return results
+
+
+register_modality(ImageModality())

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
-from .base import Modality
+from ..scorers import TextScorer
+from .base import Masking, Modality, ModalityCard, SingleModality, check_evidence
+from .registry import register_modality
+from .words import word_scores
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +56,51 @@ def special_token_ids(classifier_config: Any, tokenizer: Any = None) -> list[int
     return ids
 
 
-class TextModality(Modality):
+def model_max_length(tokenizer: Any, classifier_config: Any) -> int | None:
+    """The longest text the tokenizer and the classifier's (text encoder's) position embeddings both allow; a
+    text-image recipe sets its tokenizer's ``model_max_length`` to the length it trained with."""
+    limits = (
+        getattr(tokenizer, "model_max_length", None),
+        getattr(getattr(classifier_config, "text_config", classifier_config), "max_position_embeddings", None),
+    )
+    limits = [limit for limit in limits if isinstance(limit, int)]
+    return min(limits) if limits else None
+
+
+def pad_rows(rows: Sequence[Sequence[Any]], value: int, left: bool) -> torch.Tensor:
+    """Rows of different lengths as one ``[rows, longest]`` tensor, filled with ``value`` on the padding side."""
+    tensors = [torch.as_tensor(row) for row in rows]
+    return pad_sequence(tensors, batch_first=True, padding_value=value, padding_side="left" if left else "right")
+
+
+def pads_left(tokenizer: Any) -> bool:
+    """Whether text batches are padded on the left (the tokenizer's choice; without a tokenizer on the right)."""
+    return hasattr(tokenizer, "pad") and getattr(tokenizer, "padding_side", "right") == "left"
+
+
+class TextModality(SingleModality):
     name = "text"
+    main_input = "input_ids"
     maskable_argument = "inputs_embeds"
     feature_channel_dim = -1
     extra_input_names = ("special_tokens_mask",)
+    auto_model_class = AutoModelForSequenceClassification
+    processor_class = AutoTokenizer
+    processor_file = "tokenizer_config.json"
+    processor_attribute = "tokenizer"
+    processor_description = "a tokenizer"
+    input_description = "text"
+    dataset_format = None  # token lists of different lengths, padded per batch
+    card = ModalityCard(
+        scorer_kind="a few self-attention layers over the classifier's token hidden states",
+        feature="token",
+        limit="Special tokens and padding are never features: they score 0. Texts longer than the classifier's "
+        "maximum length are truncated (the pipeline flags them with `truncated: True`).",
+        example='["a great movie"]',
+        attribution_shape="[batch, tokens]",
+        pipeline_fields="[{'label': ..., 'score': ..., 'tokens': [...], 'words': [...], 'word_scores': [...], ...}]",
+        pipeline_tag="text-classification",
+    )
 
     def check_classifier(self, classifier: nn.Module) -> None:
         embeddings = classifier.get_input_embeddings() if hasattr(classifier, "get_input_embeddings") else None
@@ -78,6 +128,9 @@ class TextModality(Modality):
 
     def default_layers(self, hidden_states: tuple[torch.Tensor, ...]) -> list[int]:
         return [-1]
+
+    def build_scorer(self, config: ScorerConfig) -> nn.Module:
+        return TextScorer(config)
 
     def hidden_width(self, hidden_state: torch.Tensor) -> int:
         return hidden_state.shape[-1]
@@ -161,3 +214,121 @@ class TextModality(Modality):
         classifier: nn.Module,
     ) -> list[torch.Tensor]:
         return self.select(hidden_states, layers)
+
+    def align_baselines(self, baselines: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
+        """Baseline sample ``j``'s embedding at position ``i`` stands for position ``i`` of every explained text:
+        longer baselines are truncated, shorter ones padded with zero embeddings (the masking baseline)."""
+        length, have = maskable.shape[1], baselines.shape[1]
+        return F.pad(baselines, (0, 0, 0, length - have)) if have < length else baselines[:, :length]
+
+    def masking_hooks(self, classifier: nn.Module, masked: Masking, config: ScorerConfig) -> list[Any]:
+        """Word embeddings are masked token by token as they leave the embedding table (special tokens never)."""
+
+        def embeddings_hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+            if not classifier.training:
+                return output
+            return masked(self, output, self.feature_mask({"input_ids": args[0]}, config))
+
+        return [classifier.get_input_embeddings().register_forward_hook(embeddings_hook)]
+
+    # ---------------------------------------------------------------- datasets and batches
+    def encode_dataset(self, dataset: Dataset, processor: Any, *, max_length: int | None, batch_size: int) -> Dataset:
+        """Tokenize the text column, truncating to ``max_length``; not padded (pad per batch with
+        ``DataCollatorWithPadding`` or :meth:`collate`)."""
+
+        def encode(batch: dict[str, list]) -> dict[str, Any]:
+            return processor(batch[self.name], truncation=True, max_length=max_length)
+
+        return dataset.map(encode, batched=True, batch_size=batch_size, remove_columns=[self.name])
+
+    def collate(
+        self, rows: Mapping[str, Any], columns: Sequence[str], processor: Any, classifier_config: Any
+    ) -> dict[str, torch.Tensor]:
+        """Padded to the batch's longest sequence by the tokenizer or, without one, with the classifier config's
+        ``pad_token_id`` (``attention_mask`` 0, ``special_tokens_mask`` 1)."""
+        if hasattr(processor, "pad"):
+            return dict(processor.pad({column: rows[column] for column in columns}, return_tensors="pt"))
+        pad_values = {"input_ids": classifier_config.pad_token_id or 0, "special_tokens_mask": 1}
+        return {column: pad_rows(rows[column], pad_values.get(column, 0), left=False) for column in columns}
+
+    def evidence_mask(
+        self, rows: Mapping[str, Any], column: Any, feature_mask: Any, processor: Any, main_input: str
+    ) -> Any:
+        """A token position or a mask with one entry per token of the unpadded sequence, aligned with the batch's
+        padding."""
+        values, shape = rows[column], feature_mask.shape
+        left = pads_left(processor)
+        if isinstance(values[0], Sequence):
+            mask = pad_rows(values, 0, left)
+        else:
+            index = torch.as_tensor(values).long()
+            if left:
+                index = index + shape[1] - torch.as_tensor([len(ids) for ids in rows[main_input]])
+            mask = F.one_hot(index, shape[1])
+        return check_evidence(mask, column, feature_mask)
+
+    def input_length_limit(self, processor: Any, classifier_config: Any) -> int | None:
+        return model_max_length(processor, classifier_config)
+
+    # ---------------------------------------------------------------- the pipeline
+    def check_processor(self, processor: Any) -> None:
+        if not getattr(processor, "is_fast", False):
+            raise InvalidInputError(
+                f"The pipeline needs a fast tokenizer (for word offsets and truncation); got "
+                f"{type(processor).__name__}. Load it with AutoTokenizer.from_pretrained(..., use_fast=True)."
+            )
+
+    def check_texts(self, texts: Sequence[Any], offset: int, within: Modality | None = None) -> None:
+        """Every text is a non-blank string, or :class:`InvalidInputError` naming the first that is not."""
+        for position, text in enumerate(texts, offset):
+            if not isinstance(text, str):
+                raise self.wrong_input(text, position, within, "a string", "a string or a list of strings")
+            if not text.strip():
+                raise InvalidInputError(f"Input {position} is an empty text: give at least one word to explain.")
+
+    def prepare_inputs(
+        self, items: list[Any], processor: Any, offset: int, max_length: int | None, within: Modality | None = None
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        """Texts tokenized (padded per batch, truncated to ``max_length``, special tokens marked)."""
+        self.check_texts(items, offset, within)
+        encoding = processor(
+            items,
+            padding=True,
+            truncation=max_length is not None,
+            max_length=max_length,
+            return_special_tokens_mask=True,
+            return_tensors="pt",
+        )
+        return dict(encoding), (items, encoding, processor)
+
+    def explanations(
+        self, context: Any, attributions: Any, feature_mask: Any, offset: int, max_length: int | None
+    ) -> list[dict[str, Any]]:
+        """Per text: tokens, words and their scores, the attributions over its tokens, and whether it was cut."""
+        texts, encoding, tokenizer = context
+        results = []
+        for index, text in enumerate(texts):
+            valid, kept = feature_mask[index], encoding["attention_mask"][index].bool()
+            words, scores = word_scores(text, encoding, attributions[index], batch_index=index)
+            truncated = bool(encoding.encodings[index].overflowing)
+            if truncated:
+                logger.warning(
+                    "Input %d is longer than the model's maximum of %d tokens: it was truncated, and only its start "
+                    "is explained (the result says truncated=True).",
+                    offset + index,
+                    max_length,
+                )
+            results.append(
+                {
+                    "tokens": tokenizer.convert_ids_to_tokens(encoding["input_ids"][index][valid].tolist()),
+                    "token_scores": attributions[index][valid].tolist(),
+                    "words": words,
+                    "word_scores": scores.tolist(),
+                    "attributions": attributions[index][kept],
+                    "truncated": truncated,
+                }
+            )
+        return results
+
+
+register_modality(TextModality())

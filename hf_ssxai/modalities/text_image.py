@@ -13,24 +13,55 @@ states plus the fused tokens of its modality (text: one per token; image: the vi
 from __future__ import annotations
 
 import inspect
-from typing import Any
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
+from PIL import Image
 from torch import nn
+from transformers import AutoModelForSequenceClassification, AutoProcessor
 
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
-from .base import ALL_MASKED, Modality
-from .image import ImageModality, _as_pair
+from .base import ALL_MASKED, ModalityCard
+from .image import ImageModality, _as_pair, image_mode
+from .multimodal import MultimodalModality
+from .registry import register_modality
 from .text import TextModality, special_token_ids
 
+if TYPE_CHECKING:
+    from datasets import Dataset
+
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask")
+PAIR_EXPECTED = "give {'text': caption, 'image': image} or a list of such dicts"
 
 
-class TextImageModality(Modality):
+class TextImageModality(MultimodalModality):
     name = "text-image"
     extra_input_names = ("special_tokens_mask",)
-    parts = {"text": TextModality(), "image": ImageModality()}
+    part_modalities = {"text": TextModality(), "image": ImageModality()}
+    # the fusion classifier (hf_ssxai.fusion) registers itself with these Auto classes
+    auto_model_class = AutoModelForSequenceClassification
+    processor_class = AutoProcessor
+    processor_file = "processor_config.json"
+    input_description = "{'text': caption, 'image': image} pair"
+    pads_to_max_length = True  # text and images are stacked into one batch: every caption has one length
+    card = ModalityCard(
+        scorer_kind="one per modality, self-attention over the caption's token states and a convolutional decoder "
+        "to the image's pixels, each also reading the fusion layer's output",
+        feature="feature (caption token or image pixel)",
+        limit="The loss is the joint one (thesis eq. 3.5): the task loss with both maps applied, plus with each "
+        "applied alone, plus both maps' penalties, γ from the both-masked Δ; each map must keep the prediction "
+        "alone and together with the other. Captions are padded to the length they were trained with.",
+        example_import="from PIL import Image\n",
+        example='text=["a dog runs on the beach"], images=[Image.open("image.jpg").convert("RGB")]',
+        pipeline_example='{"text": "a dog runs on the beach", "image": "image.jpg"}',
+        attribution_shape="{'text': [batch, tokens], 'image': [batch, height, width]}",
+        pipeline_fields="{'label': ..., 'score': ..., 'text': {'words': [...], 'word_scores': [...], ...}, "
+        "'image': {'map': <array at image size>, ...}}",
+        hidden_config_fields=("num_attention_heads",),
+    )
 
     # ---------------------------------------------------------------- the classifier's parts
     @staticmethod
@@ -83,7 +114,7 @@ class TextImageModality(Modality):
         """One list of layers and widths per modality; each scorer also reads the fused tokens (last width)."""
         layers = config.hidden_state_layers or {}
         if not isinstance(layers, dict) or set(layers) - set(self.parts):
-            raise ValueError(
+            raise InvalidInputError(
                 "A text-image ScorerConfig takes hidden_state_layers as {'text': [...], 'image': [...]} (either may "
                 f"be left out for the default), got {layers!r}."
             )
@@ -98,12 +129,6 @@ class TextImageModality(Modality):
         config.input_channels = int(getattr(self.encoders(classifier)["image"].config, "num_channels", 3))
         if config.special_token_ids is None:
             config.special_token_ids = special_token_ids(classifier.config, getattr(processor, "tokenizer", processor))
-
-    def default_layers(self, hidden_states: Any) -> list[int]:
-        raise NotImplementedError("Text-image layers are chosen per modality by attach().")
-
-    def hidden_width(self, hidden_state: torch.Tensor) -> int:
-        raise NotImplementedError("Text-image widths are read per modality by attach().")
 
     # ---------------------------------------------------------------- inputs and features
     def validate_inputs(self, classifier: nn.Module, inputs: dict[str, Any]) -> None:
@@ -124,9 +149,6 @@ class TextImageModality(Modality):
                 "text-image model takes one image per text."
             )
 
-    def feature_mask(self, inputs: dict[str, Any], config: ScorerConfig) -> dict[str, torch.Tensor]:
-        return {name: part.feature_mask(inputs, config) for name, part in self.parts.items()}
-
     def split_inputs(
         self, classifier: nn.Module, inputs: dict[str, Any]
     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -135,35 +157,6 @@ class TextImageModality(Modality):
             k: v for k, v in self.classifier_inputs(inputs).items() if k not in ("input_ids", "pixel_values")
         }
         return maskable, forward_kwargs
-
-    def expand_scores(self, scores: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {name: part.expand_scores(scores[name]) for name, part in self.parts.items()}
-
-    def random_keep_mask(
-        self, feature_mask: dict[str, torch.Tensor], generator: torch.Generator | None = None
-    ) -> dict[str, torch.Tensor]:
-        return {name: part.random_keep_mask(feature_mask[name], generator) for name, part in self.parts.items()}
-
-    def reduce_to_features(self, attribution: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {name: part.reduce_to_features(attribution[name]) for name, part in self.parts.items()}
-
-    def apply_scores(
-        self,
-        maskable: dict[str, torch.Tensor],
-        scores: dict[str, torch.Tensor],
-        feature_mask: dict[str, torch.Tensor],
-    ) -> dict[str, torch.Tensor]:
-        """Each modality weighted by its own map (features that are not valid are left untouched)."""
-        return {
-            name: part.apply_scores(maskable[name], scores[name], feature_mask[name])
-            for name, part in self.parts.items()
-        }
-
-    def forward_from_maskable(
-        self, classifier: nn.Module, maskable: dict[str, torch.Tensor], forward_kwargs: dict[str, Any]
-    ) -> torch.Tensor:
-        arguments = {part.maskable_argument: maskable[name] for name, part in self.parts.items()}
-        return classifier(**forward_kwargs, **arguments, return_dict=True).logits
 
     def masked_logits(
         self,
@@ -212,3 +205,69 @@ class TextImageModality(Modality):
         text = self.parts["text"].scorer_features(hidden_states["text"], layers["text"], inputs, encoders["text"])
         image = self.parts["image"].scorer_features(hidden_states["image"], layers["image"], inputs, encoders["image"])
         return {"text": [*text, fused_text], "image": [*image, fused_grid]}
+
+    # ---------------------------------------------------------------- datasets
+    def encode_dataset(self, dataset: Dataset, processor: Any, *, max_length: int | None, batch_size: int) -> Dataset:
+        """Captions and images through the processor together, the captions padded to ``max_length`` (required):
+        the stacked batches of text-image training need one length."""
+        if max_length is None:
+            raise InvalidInputError("Text-image data is padded to one length: set max_length (e.g. 32 for captions).")
+        mode = image_mode(processor.image_processor)
+
+        def encode_pairs(batch: dict[str, list]) -> dict[str, Any]:
+            images = [image.convert(mode) for image in batch["image"]]
+            encoded = processor(text=batch["text"], images=images, padding="max_length", max_length=max_length)
+            return {key: value.numpy() for key, value in encoded.items()}
+
+        return dataset.map(encode_pairs, batched=True, batch_size=batch_size, remove_columns=list(self.columns))
+
+    def evidence_mask(
+        self, rows: Mapping[str, Any], column: Any, feature_mask: Any, processor: Any, main_input: str
+    ) -> dict[str, torch.Tensor]:
+        """One evidence mask per modality from ``column``, a dict modality -> column of per-feature masks (text is
+        padded already, so both parts read masks as they are stored)."""
+        if not isinstance(column, Mapping):
+            raise InvalidInputError(
+                "A text-image model takes evidence_column as a dict per modality, e.g. {'text': 'evidence_tokens', "
+                f"'image': 'evidence_pixels'}}; got {column!r}."
+            )
+        image = self.parts["image"]  # its evidence reading takes stored masks as they are
+        return {
+            part: image.evidence_mask(rows, name, feature_mask[part], processor, main_input)
+            for part, name in column.items()
+        }
+
+    # ---------------------------------------------------------------- the pipeline
+    def split_items(self, items: list[Any], offset: int) -> dict[str, list[Any]]:
+        """The captions and the images of inputs ``{"text": ..., "image": ...}``."""
+        split: dict[str, list[Any]] = {name: [] for name in self.parts}
+        for position, item in enumerate(items, offset):
+            if not isinstance(item, Mapping):
+                if isinstance(item, str):
+                    kind = "a text-only input (a string)"
+                elif isinstance(item, (Image.Image, os.PathLike)):
+                    kind = f"an image-only input (a {'PIL image' if isinstance(item, Image.Image) else 'path'})"
+                else:
+                    kind = f"a {type(item).__name__}"
+                raise InvalidInputError(
+                    f"This is a text-image classifier: input {position} is {kind}; {PAIR_EXPECTED}."
+                )
+            if unknown := sorted(repr(key) for key in item if key not in self.parts):
+                raise InvalidInputError(
+                    f"Input {position} has unknown key(s) {', '.join(unknown)}: a text-image input is a dict with "
+                    "exactly the keys 'text' and 'image'."
+                )
+            if missing := [key for key in self.parts if item.get(key) is None]:
+                kind = {("image",): "a text-only input", ("text",): "an image-only input"}.get(
+                    tuple(missing), "an input with neither text nor image"
+                )
+                raise InvalidInputError(
+                    f"This is a text-image classifier: input {position} is {kind} (no {' and no '.join(missing)}); "
+                    f"{PAIR_EXPECTED}."
+                )
+            for name in self.parts:
+                split[name].append(item[name])
+        return split
+
+
+register_modality(TextImageModality())

@@ -1,21 +1,10 @@
-"""Scorer networks, one per modality, sharing :class:`ScorerHead`."""
+"""Scorer networks sharing :class:`ScorerHead`; each modality builds its own (``Modality.build_scorer``)."""
 
 from __future__ import annotations
 
-from torch import nn
-
-from ..configuration import ScorerConfig
 from .head import ScorerHead, masked_min_max
 from .image import ImageScorer
+from .multimodal import MultimodalScorer
 from .text import TextScorer
-from .text_image import TextImageScorer
 
-SCORER_REGISTRY: dict[str, type[nn.Module]] = {"text": TextScorer, "image": ImageScorer, "text-image": TextImageScorer}
-
-
-def build_scorer(config: ScorerConfig) -> nn.Module:
-    """Instantiate the scorer network a (complete) config describes."""
-    return SCORER_REGISTRY[config.modality](config)
-
-
-__all__ = ["ImageScorer", "ScorerHead", "TextImageScorer", "TextScorer", "build_scorer", "masked_min_max"]
+__all__ = ["ImageScorer", "MultimodalScorer", "ScorerHead", "TextScorer", "masked_min_max"]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..configuration import ScorerConfig
+from ..errors import InvalidInputError
 from ..modalities import Modality, get_modality, infer_modality
 
 
@@ -38,7 +39,7 @@ def masking_augmentation(
             Trainer(model=classifier, ...).train()
     """
     if not 0.0 <= probability <= 1.0:
-        raise ValueError(f"probability must lie in [0, 1], got {probability}.")
+        raise InvalidInputError(f"probability must lie in [0, 1], got {probability}.")
     modality = get_modality(infer_modality(classifier))
     config = ScorerConfig(special_token_ids=list(special_token_ids) if special_token_ids else None)
     generator = None
@@ -51,28 +52,8 @@ def masking_augmentation(
         keep = torch.where(chosen.view(-1, *[1] * (keep.dim() - 1)), keep, torch.ones_like(keep))
         return part.apply_scores(maskable, keep, feature_mask)
 
-    # a text-image classifier masks both of its parts, each where its own modality masks it
-    parts = modality.parts
-    handles = []
-    if "text" in parts:
-        text = parts["text"]
-
-        def embeddings_hook(module, args, output):
-            if not classifier.training:
-                return output
-            return masked(text, output, text.feature_mask({"input_ids": args[0]}, config))
-
-        handles.append(classifier.get_input_embeddings().register_forward_hook(embeddings_hook))
-    if "image" in parts:
-        image = parts["image"]
-
-        def pixels_hook(module, args, kwargs):
-            if not module.training or kwargs.get("pixel_values") is None:
-                return None
-            kwargs["pixel_values"] = masked(image, kwargs["pixel_values"], image.feature_mask(kwargs, config))
-            return args, kwargs
-
-        handles.append(classifier.register_forward_pre_hook(pixels_hook, with_kwargs=True))
+    # each modality hooks its own masking space; a text-image classifier gets both of its parts'
+    handles = modality.masking_hooks(classifier, masked, config)
     try:
         yield
     finally:

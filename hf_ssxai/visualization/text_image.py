@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any
 
+from ..modalities import ImageModality, TextModality
 from ._common import new_figure, save_png, to_numpy
 from .image import overlay, to_rgb_array
 from .text import score_to_rgb
@@ -32,7 +33,7 @@ def caption_and_overlay(
     figure = new_figure(7.0, 1.6 * len(maps))
     axes = figure.subplots(len(maps), 2, squeeze=False, gridspec_kw={"width_ratios": [3, 1]})
     for (text_axis, image_axis), (method, parts) in zip(axes, maps.items(), strict=True):
-        scores = to_numpy(parts["text"])
+        scores = to_numpy(parts[TextModality.name])
         if normalize:
             scores = abs(scores)
             spread = scores.max() - scores.min()
@@ -47,7 +48,7 @@ def caption_and_overlay(
             colour = tuple(channel / 255 for channel in score_to_rgb(score))
             text_axis.text(x, y, token, fontsize=10, bbox={"facecolor": colour, "edgecolor": "none"})
             x += width
-        image_axis.imshow(overlay(pixels, parts["image"], normalize=normalize))
+        image_axis.imshow(overlay(pixels, parts[ImageModality.name], normalize=normalize))
         image_axis.axis("off")
     if title is not None:
         figure.suptitle(title)

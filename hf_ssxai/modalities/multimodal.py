@@ -1,0 +1,118 @@
+"""What a modality of several parts (text-image) does part by part: every map and mask is a dict, one per part."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..configuration import ScorerConfig
+from ..errors import InvalidInputError
+from ..scorers import MultimodalScorer
+from .base import Masking, Modality
+
+
+class MultimodalModality(Modality):
+    """A classifier of several inputs at once; ``parts`` are the single modalities it is made of."""
+
+    #: the single-modality parts, by name, in the order their maps are built and reported
+    part_modalities: dict[str, Modality]
+
+    @property
+    def parts(self) -> dict[str, Modality]:
+        return self.part_modalities
+
+    # ---------------------------------------------------------------- the scorer
+    def build_scorer(self, config: ScorerConfig) -> nn.Module:
+        """One scorer per part, each built by its modality from the part's slice of the config."""
+        return MultimodalScorer(config, {name: part.build_scorer for name, part in self.parts.items()})
+
+    # ---------------------------------------------------------------- features, part by part
+    def feature_mask(self, inputs: dict[str, Any], config: ScorerConfig) -> dict[str, torch.Tensor]:
+        return {name: part.feature_mask(inputs, config) for name, part in self.parts.items()}
+
+    def expand_scores(self, scores: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {name: part.expand_scores(scores[name]) for name, part in self.parts.items()}
+
+    def random_keep_mask(
+        self, feature_mask: Mapping[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        return {name: part.random_keep_mask(feature_mask[name], generator) for name, part in self.parts.items()}
+
+    def reduce_to_features(self, attribution: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {name: part.reduce_to_features(attribution[name]) for name, part in self.parts.items()}
+
+    def apply_scores(
+        self,
+        maskable: Mapping[str, torch.Tensor],
+        scores: Mapping[str, torch.Tensor],
+        feature_mask: Mapping[str, torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        """Each part weighted by its own map (features that are not valid are left untouched)."""
+        return {
+            name: part.apply_scores(maskable[name], scores[name], feature_mask[name])
+            for name, part in self.parts.items()
+        }
+
+    def forward_from_maskable(
+        self, classifier: nn.Module, maskable: Mapping[str, torch.Tensor], forward_kwargs: dict[str, Any]
+    ) -> torch.Tensor:
+        arguments = {part.maskable_argument: maskable[name] for name, part in self.parts.items()}
+        return classifier(**forward_kwargs, **arguments, return_dict=True).logits
+
+    def masking_hooks(self, classifier: nn.Module, masked: Masking, config: ScorerConfig) -> list[Any]:
+        """Every part is masked where its own modality masks it, drawn independently."""
+        return [handle for part in self.parts.values() for handle in part.masking_hooks(classifier, masked, config)]
+
+    # ---------------------------------------------------------------- the pipeline
+    def input_length_limit(self, processor: Any, classifier_config: Any) -> int | None:
+        limits = [
+            part.input_length_limit(self.part_processor(processor, part), classifier_config)
+            for part in self.parts.values()
+        ]
+        limits = [limit for limit in limits if limit is not None]
+        return min(limits) if limits else None
+
+    def part_processor(self, processor: Any, part: Modality) -> Any:
+        return getattr(processor, part.processor_attribute, None)
+
+    def check_processor(self, processor: Any) -> None:
+        """A processor with one processor per part (a ``ProcessorMixin`` such as the FusionProcessor)."""
+        if any(self.part_processor(processor, part) is None for part in self.parts.values()):
+            needed = " and ".join(part.processor_description for part in self.parts.values())
+            raise InvalidInputError(
+                f"{self.description.capitalize()} model needs a processor with {needed} (a ProcessorMixin such as "
+                f"hf_ssxai.FusionProcessor); got {type(processor).__name__}."
+            )
+        for part in self.parts.values():
+            part.check_processor(self.part_processor(processor, part))
+
+    @abstractmethod
+    def split_items(self, items: list[Any], offset: int) -> dict[str, list[Any]]:
+        """The raw inputs of each part (input ``offset + i`` is ``items[i]``), or :class:`InvalidInputError`."""
+
+    def prepare_inputs(
+        self, items: list[Any], processor: Any, offset: int, max_length: int | None, within: Modality | None = None
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        inputs: dict[str, torch.Tensor] = {}
+        contexts = {}
+        for name, part_items in self.split_items(items, offset).items():
+            part = self.parts[name]
+            part_processor = self.part_processor(processor, part)
+            part_inputs, contexts[name] = part.prepare_inputs(part_items, part_processor, offset, max_length, self)
+            inputs.update(part_inputs)
+        return inputs, contexts
+
+    def explanations(
+        self, context: Any, attributions: Any, feature_mask: Any, offset: int, max_length: int | None
+    ) -> list[dict[str, Any]]:
+        """Per input: one part of the result per modality, each as that modality explains it alone."""
+        per_part = {
+            name: part.explanations(context[name], attributions[name], feature_mask[name], offset, max_length)
+            for name, part in self.parts.items()
+        }
+        count = len(next(iter(per_part.values())))
+        return [{name: results[index] for name, results in per_part.items()} for index in range(count)]

@@ -1,0 +1,56 @@
+"""How modalities register themselves and how the rest of the toolkit finds them (by name, by classifier, by data)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from torch import nn
+
+from ..errors import InvalidInputError, UnsupportedClassifierError
+from ..registry import MODALITY_REGISTRY
+
+if TYPE_CHECKING:
+    from .base import Modality
+
+
+def register_modality(modality: Modality, *, exist_ok: bool = False) -> Modality:
+    """Make ``modality`` known under ``modality.name``: ScorerConfig accepts the name, and models, explainers,
+    metrics, the benchmark and the pipeline find the modality by it (as PEFT's ``register_peft_method`` adds a
+    tuner). Each modality module calls this once, at import."""
+    return MODALITY_REGISTRY.register(modality.name, modality, exist_ok=exist_ok)
+
+
+def get_modality(name: str) -> Modality:
+    """The modality registered under ``name`` (:class:`UnsupportedClassifierError` naming the known ones if none)."""
+    return MODALITY_REGISTRY[name]
+
+
+def infer_modality(classifier: nn.Module) -> str:
+    """The registered modality a classifier takes: the one that accepts its inputs with the most parts (a
+    classifier of text and images is ``text-image``, not ``text``).
+
+    A classifier names its inputs by ``input_modalities`` (several parts) or ``main_input_name`` (the argument a
+    single modality feeds: ``input_ids`` for text, ``pixel_values`` for images)."""
+    declared = getattr(classifier, "input_modalities", ())
+    declared = {declared} if isinstance(declared, str) else set(declared)
+    main_input = getattr(classifier, "main_input_name", None)
+    for name, modality in sorted(MODALITY_REGISTRY.items(), key=lambda item: -len(item[1].parts)):
+        parts = set(modality.parts)
+        if (len(parts) > 1 and parts <= declared) or (len(parts) == 1 and main_input == modality.main_input):
+            return name
+    raise UnsupportedClassifierError(
+        f"Cannot tell the modality of {type(classifier).__name__} (main input {main_input!r}). "
+        f"Pass ScorerConfig(modality=...) explicitly (one of {', '.join(MODALITY_REGISTRY)}), or use a transformers "
+        "classifier."
+    )
+
+
+def modality_for_columns(columns: Sequence[str]) -> Modality:
+    """The registered modality whose raw-input columns a dataset has, the one with the most parts first (a
+    dataset of captions and images is text-image data)."""
+    for modality in sorted(MODALITY_REGISTRY.values(), key=lambda modality: -len(modality.parts)):
+        if set(modality.columns) <= set(columns):
+            return modality
+    known = ", ".join(sorted({column for modality in MODALITY_REGISTRY.values() for column in modality.columns}))
+    raise InvalidInputError(f"Nothing to preprocess: no raw-input column ({known}) in {list(columns)}.")
