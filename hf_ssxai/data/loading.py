@@ -1,20 +1,35 @@
-"""Load a dataset for training or benchmarking, from the Hub or from local files, with standard columns.
+"""Load a dataset for training or benchmarking, from the Hub or from local files.
 
-Every loaded split has a ``label`` column and either a ``text`` or an ``image`` column, whatever the
-source calls them, so recipes, the CLI and the benchmark handle all datasets alike. The source is a
-Hub id (``datasets.load_dataset``), a packaged builder over local files (``csv`` with a delimiter,
-``json``, ``parquet``, ``imagefolder``) or a folder written by ``Dataset.save_to_disk``.
+One loader serves both: :func:`load_splits` (recipes: a :class:`DataSpec`, splits renamed, columns standardized so
+that every split has a ``label`` column and a ``text`` and/or ``image`` column, whatever the source calls them) and
+:func:`load_dataset_splits` (the benchmark and evaluation commands: a name or a path, splits and columns as they
+are). The source is a Hub id (``datasets.load_dataset``), a packaged builder over local files (``csv`` with a
+delimiter, ``json``, ``parquet``, ``imagefolder``), one local data file, or a folder written by ``save_to_disk``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset, load_from_disk
+from datasets.exceptions import DatasetsError
 
 from ..errors import InvalidInputError
+from ..schema import parse_section
+
+#: single local files ``datasets`` reads with a packaged builder: extension -> (builder, builder options)
+FILE_BUILDERS: dict[str, tuple[str, dict[str, Any]]] = {
+    ".csv": ("csv", {}),
+    ".tsv": ("csv", {"sep": "\t"}),
+    ".json": ("json", {}),
+    ".jsonl": ("json", {}),
+    ".parquet": ("parquet", {}),
+}
+#: the standard column each role's source column is renamed to (``DataSpec.<role>_column``)
+STANDARD_COLUMNS = {"text_column": "text", "image_column": "image", "label_column": "label"}
 
 
 @dataclass
@@ -45,13 +60,24 @@ class DataSpec:
     load_kwargs: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DataSpec:
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InvalidInputError(
-                f"Unknown data settings {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}."
-            )
-        return cls(**values)
+    def from_dict(cls, values: dict[str, Any], section: str = "data") -> DataSpec:
+        """A spec from a recipe's ``data`` section; a key that is no field is an :class:`UnknownKeyError`."""
+        return parse_section(cls, values, section)
+
+    @classmethod
+    def from_source(cls, name_or_path: str, split: str) -> DataSpec:
+        """The spec of a dataset named by a Hub id, a local folder (data files, ``imagefolder`` class subfolders or
+        a ``save_to_disk`` dataset) or one local file (csv, tsv, json, jsonl, parquet), which becomes ``split``."""
+        path = Path(name_or_path)
+        if path.is_file():
+            if path.suffix.lower() not in FILE_BUILDERS:
+                raise InvalidInputError(
+                    f"Cannot read {path.name}: a single file must be one of {', '.join(FILE_BUILDERS)}; for images "
+                    "give a folder with one subfolder per class."
+                )
+            builder, options = FILE_BUILDERS[path.suffix.lower()]
+            return cls(builder, data_files={split: str(path)}, load_kwargs=options)
+        return cls(str(name_or_path), from_disk=(path / "dataset_dict.json").is_file())
 
 
 def _first_present(dataset: Dataset, candidates: str | Sequence[str] | None, role: str) -> str | None:
@@ -70,33 +96,48 @@ def _first_present(dataset: Dataset, candidates: str | Sequence[str] | None, rol
 def standardize_columns(dataset: Dataset, spec: DataSpec) -> Dataset:
     """Rename the source's columns to ``text``/``image`` and ``label``, dropping the others."""
     renames = {}
-    for role, candidates in (("text", spec.text_column), ("image", spec.image_column), ("label", spec.label_column)):
-        column = _first_present(dataset, candidates, role)
+    for field_name, standard in STANDARD_COLUMNS.items():
+        column = _first_present(dataset, getattr(spec, field_name), standard)
         if column is not None:
-            renames[column] = role
-    if not {"text", "image"} & set(renames.values()):
+            renames[column] = standard
+    if not set(renames.values()) - {STANDARD_COLUMNS["label_column"]}:
         raise InvalidInputError("Set text_column or image_column: the scorer needs to know what it explains.")
     dataset = dataset.select_columns(list(renames))
     return dataset.rename_columns({k: v for k, v in renames.items() if k != v})
 
 
-def load_splits(spec: DataSpec) -> DatasetDict:
-    """All splits named in ``spec.splits``, with standard columns."""
-    if spec.from_disk:
-        source = load_from_disk(spec.path)
-        if isinstance(source, Dataset):
-            source = DatasetDict({"train": source})
-    elif isinstance(spec.data_files, dict):  # one load per split: local files may name their columns differently
-        source = DatasetDict(
-            {
-                split: load_dataset(spec.path, spec.name, data_files={split: files}, **spec.load_kwargs)[split]
-                for split, files in spec.data_files.items()
-            }
-        )
-    else:
-        source = load_dataset(
+def load_source(spec: DataSpec) -> DatasetDict:
+    """Every split of the source as it is; ``datasets`` errors (not found, offline, unreadable files) become
+    :class:`InvalidInputError`."""
+    try:
+        if spec.from_disk:
+            source = load_from_disk(spec.path)
+            return DatasetDict({"train": source}) if isinstance(source, Dataset) else source
+        if isinstance(spec.data_files, dict):  # one load per split: local files may name their columns differently
+            return DatasetDict(
+                {
+                    split: load_dataset(spec.path, spec.name, data_files={split: files}, **spec.load_kwargs)[split]
+                    for split, files in spec.data_files.items()
+                }
+            )
+        return load_dataset(
             spec.path, spec.name, data_files=spec.data_files, data_dir=spec.data_dir, **spec.load_kwargs
         )
+    except (DatasetsError, OSError, ValueError) as error:
+        raise InvalidInputError(f"Could not load dataset {spec.path!r}: {error}") from error
+
+
+def load_dataset_splits(name_or_path: str, split: str) -> DatasetDict:
+    """All splits of a dataset named as :meth:`DataSpec.from_source` takes it, which must have ``split``."""
+    splits = load_source(DataSpec.from_source(name_or_path, split))
+    if split not in splits:
+        raise InvalidInputError(f"Dataset {name_or_path!r} has no split {split!r}; its splits: {', '.join(splits)}.")
+    return splits
+
+
+def load_splits(spec: DataSpec) -> DatasetDict:
+    """All splits named in ``spec.splits``, with standard columns."""
+    source = load_source(spec)
     result = {}
     for ours, theirs in spec.splits.items():
         if theirs not in source:

@@ -10,40 +10,25 @@ from collections.abc import Sequence
 
 import torch
 
-from ..benchmark import (
-    _build_explainers,
-    _needs_baselines,
-    dataset_to_batch,
-    draw_samples,
-    load_dataset_splits,
-    prepare_dataset,
-)
+from ..benchmark import build_explainers, dataset_to_batch, draw_samples, needs_baselines, prepare_dataset
+from ..data.loading import load_dataset_splits
 from ..errors import InvalidInputError
-from ..explainers import EXPLAINER_NAMES, supported_explainers
-from ..modeling import AutoModelWithScorer
+from ..explainers import check_methods
+from ..modalities import ImageModality
+from ..modeling import AutoModelWithScorer, default_device
 from .grid import GridPointingGameResult, make_grids, run_grid_pointing_game
 from .sanity import SanityCheckResult, cascading_randomization, data_randomization
 
 
 def _load(model_name_or_path: str, device: str | None) -> AutoModelWithScorer:
-    model = AutoModelWithScorer.from_pretrained(model_name_or_path)
-    return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
-
-
-def _check_methods(methods: Sequence[str] | None, model: AutoModelWithScorer) -> list[str]:
-    """The methods asked for, or (None) every one that supports the model's classifier."""
-    if methods is None:
-        return list(supported_explainers(model))
-    if not methods or any(name not in EXPLAINER_NAMES for name in methods):
-        raise InvalidInputError(f"Methods {list(methods)}: choose one or more of {', '.join(EXPLAINER_NAMES)}.")
-    return list(methods)
+    return AutoModelWithScorer.from_pretrained(model_name_or_path).to(default_device(device)).eval()
 
 
 def _rows(
     model: AutoModelWithScorer,
     dataset: str,
     split: str,
-    column: str | None,
+    columns: dict[str, str],
     label_column: str | None,
     num_samples: int | None,
     baseline_samples: int,
@@ -51,8 +36,7 @@ def _rows(
 ):
     """(evaluated rows, baseline rows or None), prepared for ``model``; baseline rows are kept apart."""
     evaluated = load_dataset_splits(dataset, split)[split]
-    kind = model.modality.name
-    prepared = prepare_dataset(model, evaluated, {kind: column or kind}, label_column=label_column)
+    prepared = prepare_dataset(model, evaluated, columns, label_column=label_column)
     first = baseline_samples if baseline_samples else 0
     if len(prepared) <= first:
         raise InvalidInputError(
@@ -83,12 +67,21 @@ def grid_pointing_game_from_pretrained(
     every one that supports the classifier), and with ``class_distribution`` each also inside the class-distribution
     wrapper. ``grid_size`` as in :func:`make_grids`."""
     model = _load(model_name_or_path, device)
-    methods = _check_methods(methods, model)
-    if model.modality.name != "image":
-        raise InvalidInputError(f"The grid pointing game tiles images; {model_name_or_path} is a text classifier.")
-    needs = any(_needs_baselines(name) for name in methods)
+    methods = check_methods(methods, model)
+    if not isinstance(model.modality, ImageModality):
+        raise InvalidInputError(
+            f"The grid pointing game tiles images; {model_name_or_path} is {model.modality.description} classifier."
+        )
+    needs = any(needs_baselines(name) for name in methods)
     pool, baseline_rows = _rows(
-        model, dataset_name_or_path, split, image_column, label_column, None, baseline_samples if needs else 0, seed
+        model,
+        dataset_name_or_path,
+        split,
+        model.modality.raw_columns(image=image_column),
+        label_column,
+        None,
+        baseline_samples if needs else 0,
+        seed,
     )
     pool = pool.with_format("torch")[:]  # every row at once, as stacked tensors
     pixel_values, labels = pool["pixel_values"].float(), pool["label"].long()
@@ -108,7 +101,7 @@ def grid_pointing_game_from_pretrained(
             rows["pixel_values"].float(), rows["label"].long(), len(baseline_rows), grid_size=grid_size, seed=seed
         )
         baseline_grids = {"pixel_values": tiles.pixel_values}
-    explainers = _build_explainers(model, methods, {}, baseline_grids)
+    explainers = build_explainers(model, methods, {}, baseline_grids)
     result = run_grid_pointing_game(explainers, grids, class_distribution=class_distribution)
     result.metadata.update(
         model=str(model_name_or_path),
@@ -139,13 +132,13 @@ def sanity_check_from_pretrained(
     the same architecture trained on shuffled labels), data randomization. The scorer is applied unchanged; for
     a scorer retrained on each randomized classifier call :func:`cascading_randomization` with ``retrain_scorer``."""
     model = _load(model_name_or_path, device)
-    methods = _check_methods(methods, model)
-    needs = any(_needs_baselines(name) for name in methods)
+    methods = check_methods(methods, model)
+    needs = any(needs_baselines(name) for name in methods)
     rows, baseline_rows = _rows(
         model,
         dataset_name_or_path,
         split,
-        text_column or image_column,
+        model.modality.raw_columns(text=text_column, image=image_column),
         None,
         num_samples,
         baseline_samples if needs else 0,
@@ -161,7 +154,7 @@ def sanity_check_from_pretrained(
         for start in range(0, len(rows), batch_size)
     ]
     baselines = dataset_to_batch(model, baseline_rows) if baseline_rows is not None else None
-    factories = {name: (lambda m, n=name: _build_explainers(m, [n], {}, baselines)[n]) for name in methods}
+    factories = {name: (lambda m, n=name: build_explainers(m, [n], {}, baselines)[n]) for name in methods}
     if randomized_model is None:
         result = cascading_randomization(model, batches, factories, seed=seed)
     else:

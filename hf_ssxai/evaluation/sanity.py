@@ -33,7 +33,6 @@ from torch import nn
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from ..explainers import Explainer, ScorerExplainer, get_explainer
 from ..modeling import AutoModelWithScorer
-from ..scorers import build_scorer
 from .similarity import spearman, ssim
 
 #: the row of a method applied to the classifier before any randomization
@@ -235,7 +234,7 @@ def cascading_randomization(
         row = {name: _similarities(original[name], maps[name]) for name in factories}
         if retrain_scorer is not None and "scorer" in original:
             retrained = copy.deepcopy(randomized)
-            retrained.scorer = build_scorer(retrained.scorer_config).to(retrained.device)
+            retrained.scorer = retrained.modality.build_scorer(retrained.scorer_config).to(retrained.device)
             retrain_scorer(retrained)
             retrained.eval()
             maps = _explain_all(retrained, {"scorer": factories["scorer"]}, batches, targets)

@@ -12,6 +12,7 @@ See ``docs/explainers.md`` for the methods, their defaults and what they do on G
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import InvalidInputError
@@ -60,6 +61,16 @@ def supported_explainers(model: AutoModelWithScorer) -> tuple[str, ...]:
     )
 
 
+def check_methods(methods: Sequence[str] | None, model: AutoModelWithScorer, *, allow_empty: bool = False) -> list[str]:
+    """The methods asked for (registered names; none at all only with ``allow_empty``), or (None) every method that
+    supports ``model``'s classifier."""
+    if methods is None:
+        return list(supported_explainers(model))
+    if not (methods or allow_empty) or any(name not in EXPLAINER_NAMES for name in methods):
+        raise InvalidInputError(f"Methods {list(methods)}: choose one or more of {', '.join(EXPLAINER_NAMES)}.")
+    return list(methods)
+
+
 def get_explainer(name: str, model: AutoModelWithScorer, **kwargs: Any) -> Explainer:
     """Build the explainer registered under ``name`` for ``model``; ``kwargs`` go to its constructor
     (e.g. ``baselines=`` for ``"deeplift_shap"`` and ``"gradient_shap"``, ``n_steps=`` for IG)."""
@@ -92,6 +103,7 @@ __all__ = [
     "Saliency",
     "ScorerExplainer",
     "TransformerRelevance",
+    "check_methods",
     "count_forwards",
     "get_explainer",
     "guided_activations",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidInputError
+from ..registry import nearest
 from .functional import (
     RationaleOverlap,
     auc,
@@ -24,26 +26,21 @@ from .functional import (
     sparsity,
     tie_break_keys,
 )
+from .measures import MEASURES, Measure, register_measure
 from .perturbation import PerturbationOutput, compute_perturbations, only_modality
 
 #: folder of the bundled ``evaluate`` modules, one sub-folder per metric
 MODULES_DIR = Path(__file__).parent / "modules"
-METRIC_NAMES = (
-    "average_drop",
-    "complexity",
-    "deletion_auc",
-    "entropy_complexity",
-    "gini_sparseness",
-    "insertion_auc",
-    "pointing_game",
-    "sparsity",
-)
+#: the metrics bundled as ``evaluate`` modules (those of :data:`MEASURES` that have one), sorted
+METRIC_NAMES = tuple(sorted(name for name, measure in MEASURES.items() if measure.has_module))
 
 
 def module_path(name: str) -> Path:
     """Folder of the bundled ``evaluate`` module ``name`` (pass it to ``evaluate.load``)."""
     if name not in METRIC_NAMES:
-        raise ValueError(f"Unknown metric {name!r}; bundled metrics: {', '.join(METRIC_NAMES)}.")
+        raise InvalidInputError(
+            f"Unknown metric {name!r}{nearest(name, METRIC_NAMES)}; bundled metrics: {', '.join(METRIC_NAMES)}."
+        )
     return MODULES_DIR / name
 
 
@@ -58,7 +55,9 @@ def load(name: str, **kwargs: Any) -> Any:
 
 
 __all__ = [
+    "MEASURES",
     "METRIC_NAMES",
+    "Measure",
     "MODULES_DIR",
     "PerturbationOutput",
     "RationaleOverlap",
@@ -75,6 +74,7 @@ __all__ = [
     "normalize_attributions",
     "pointing_game",
     "rationale_overlap",
+    "register_measure",
     "sparsity",
     "tie_break_keys",
 ]

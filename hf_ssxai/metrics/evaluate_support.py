@@ -17,6 +17,8 @@ import evaluate
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from ..errors import InvalidInputError
+
 #: inputs of the map metrics: a flattened map and its flattened valid-feature mask per sample
 MAP_FEATURES = {
     "attributions": datasets.Sequence(datasets.Value("float32")),
@@ -51,7 +53,7 @@ def map_tensors(attributions: Sequence[Sequence[float]], *masks: Sequence[Sequen
     """Flattened maps and their boolean masks as padded tensors (padding is an invalid feature)."""
     for mask in masks:
         if [len(row) for row in mask] != [len(row) for row in attributions]:
-            raise ValueError("Every mask must have the same length as its attribution map, sample by sample.")
+            raise InvalidInputError("Every mask must have the same length as its attribution map, sample by sample.")
     return [padded(attributions, torch.float32), *(padded(mask, torch.bool) for mask in masks)]
 
 
@@ -59,7 +61,7 @@ def stacked(rows: Sequence[Any], name: str) -> torch.Tensor:
     """Equal-length rows (or scalars) as one float tensor, with a clear error for ragged input."""
     lengths = {len(row) for row in rows if isinstance(row, Sequence)}
     if len(lengths) > 1:
-        raise ValueError(f"All {name} must have the same number of points; got lengths {sorted(lengths)}.")
+        raise InvalidInputError(f"All {name} must have the same number of points; got lengths {sorted(lengths)}.")
     return torch.as_tensor(rows, dtype=torch.float32)
 
 

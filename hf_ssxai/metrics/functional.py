@@ -87,7 +87,7 @@ def complexity(attributions: torch.Tensor, feature_mask: torch.Tensor, norm: str
     range [0, N], with N the number of valid features. A constant or all-zero map gives 0.
     """
     if norm not in ("l1", "l2"):
-        raise ValueError(f"norm must be 'l1' or 'l2', got {norm!r}.")
+        raise InvalidInputError(f"norm must be 'l1' or 'l2', got {norm!r}.")
     values = normalize_attributions(attributions, feature_mask).flatten(1)
     return values.sum(dim=1) if norm == "l1" else values.square().sum(dim=1).sqrt()
 

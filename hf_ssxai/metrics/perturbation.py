@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from transformers.utils import ModelOutput
 
+from ..errors import InvalidInputError
 from .functional import feature_ranks, normalize_attributions
 
 
@@ -169,7 +170,7 @@ def compute_perturbations(
         deletion, insertion, masked: which measurements to make (p(x) is always made).
     """
     if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size must be positive, got steps={steps}, batch_size={batch_size}.")
+        raise InvalidInputError(f"steps and batch_size must be positive, got steps={steps}, batch_size={batch_size}.")
     classifier, modality = model.classifier, model.modality
     inputs = {key: value for key, value in inputs.items() if key != "labels"}
     modality.validate_inputs(classifier, inputs)
