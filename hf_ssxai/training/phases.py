@@ -1,4 +1,4 @@
-"""The two training phases as functions, shared by the recipes and the CLI.
+"""The two training phases as functions, shared by the recipes, the CLI, the demo, the benchmarks and the tests.
 
 Phase 1 fine-tunes the classifier (with masking augmentation by default); phase 2 trains its scorer.
 Both are thin: they build a Trainer, run it and report its metrics, so everything the Trainer
@@ -8,9 +8,11 @@ offers (accelerate launch, bf16, gradient accumulation, resuming) works unchange
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from datasets import Dataset
 from torch import nn
 from transformers import DataCollatorWithPadding, EvalPrediction, Trainer, TrainingArguments
@@ -19,6 +21,16 @@ from ..configuration import ScorerConfig
 from ..modeling import AutoModelWithScorer
 from .augmentation import masking_augmentation
 from .trainer import ScorerTrainer
+
+#: settings of a short local run (the demo, examples, tests, benchmarks): no checkpoints, no experiment trackers
+LOCAL_RUN = {"per_device_train_batch_size": 32, "save_strategy": "no", "report_to": "none"}
+
+
+def training_arguments(output_dir: str | Path, **settings: Any) -> TrainingArguments:
+    """TrainingArguments for ``output_dir``; without a GPU ``use_cpu`` (unless ``settings`` say otherwise), so that
+    processes launched with ``accelerate launch`` form a gloo process group (accelerate runs CPU data parallelism only
+    this way)."""
+    return TrainingArguments(str(output_dir), **{"use_cpu": not torch.cuda.is_available(), **settings})
 
 
 def accuracy(prediction: EvalPrediction) -> dict[str, float]:
@@ -40,14 +52,17 @@ def fine_tune_classifier(
     eval_dataset: Dataset | None = None,
     *,
     mask_probability: float = 0.5,
+    special_token_ids: list[int] | None = None,
     resume_from_checkpoint: str | bool | None = None,
 ) -> Trainer:
     """Phase 1: fine-tune ``classifier`` on preprocessed data; returns the trainer (its metric is accuracy).
 
     With ``mask_probability > 0`` that share of the training samples is randomly masked in the
-    scorer's masking space (see :func:`masking_augmentation`); 0 fine-tunes plainly.
+    scorer's masking space (see :func:`masking_augmentation`); 0 fine-tunes plainly. Tokens in
+    ``special_token_ids`` (default: the tokenizer ``processor``'s special tokens) are never masked.
+    A tokenizer ``processor`` also pads each batch.
     """
-    special = list(getattr(processor, "all_special_ids", []) or [])
+    special = list(special_token_ids or getattr(processor, "all_special_ids", []) or [])
     augmentation = (
         masking_augmentation(classifier, probability=mask_probability, special_token_ids=special, seed=args.seed)
         if mask_probability > 0

@@ -1,0 +1,153 @@
+"""Run a training recipe: phase 1 fine-tunes a classifier, phase 2 trains its scorer.
+
+Shared by ``recipes/train.py`` (the script ``accelerate launch`` runs) and the ``hf-ssxai train-classifier`` /
+``train-scorer`` commands (both through :mod:`hf_ssxai.commands.train`). The recipe's format is
+:class:`~hf_ssxai.training.recipe.schema.Recipe`; see docs/recipes.md.
+
+Output folder: ``classifier/`` (classifier + processor, loadable by plain transformers), ``model/``
+(classifier + scorer, :meth:`AutoModelWithScorer.from_pretrained`) and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from accelerate.utils import gather_object
+
+from ...checkpoint import fingerprint
+from ...configuration import ScorerConfig, build_config
+from ...data.loading import label_names, load_splits
+from ...errors import InvalidInputError
+from ...modalities import get_modality
+from ..phases import fine_tune_classifier, train_scorer, training_arguments
+from .build import freeze, new_classifier, new_processor
+from .schema import Recipe
+
+
+def as_recipe(recipe: Recipe | Mapping[str, Any]) -> Recipe:
+    """A :class:`Recipe`, parsing (and checking) a mapping."""
+    return recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
+
+
+def prepare(recipe: Recipe, processor: Any, max_train_samples: int | None) -> tuple[dict[str, Any], list[str]]:
+    """Load, subsample and preprocess every split of the recipe's data; also returns the label names.
+
+    ``max_train_samples`` and ``max_eval_samples`` draw random subsets (seed 0), the same in every run."""
+    splits = load_splits(recipe.data)
+    labels = label_names(splits["train"]) or [str(i) for i in sorted(set(splits["train"]["label"]))]
+    limit = max_train_samples or recipe.max_train_samples
+    if limit:
+        splits["train"] = splits["train"].shuffle(seed=0).select(range(min(limit, len(splits["train"]))))
+    if recipe.max_eval_samples:  # a random subset (seed 0): the first rows of a sorted split mislead
+        for name in [n for n in splits if n != "train"]:
+            count = min(recipe.max_eval_samples, len(splits[name]))
+            splits[name] = splits[name].shuffle(seed=0).select(range(count))
+    modality = get_modality(recipe.modality)
+    processed = {
+        name: modality.preprocess(split, processor, max_length=recipe.max_length) for name, split in splits.items()
+    }
+    return processed, labels
+
+
+def _evaluation_split(data: dict[str, Any]) -> Any:
+    """The validation split, else the test split, else none."""
+    return data.get("validation", data.get("test"))
+
+
+def _summarize(trainer: Any, eval_dataset: Any) -> dict[str, Any]:
+    """Evaluation metrics and the first and last logged training loss."""
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    summary = {"first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
+    if eval_dataset is not None:
+        summary.update(trainer.evaluate(eval_dataset))
+    return summary
+
+
+def run_classifier_phase(
+    recipe: Recipe | Mapping[str, Any],
+    output_dir: str | Path,
+    *,
+    max_train_samples: int | None = None,
+    resume_from_checkpoint: str | None = None,
+) -> dict[str, Any]:
+    """Phase 1: fine-tune the recipe's classifier, save it to ``output_dir/classifier``; returns its metrics."""
+    recipe = as_recipe(recipe)
+    recipe.require("classifier", "classifier_training", phase="classifier")
+    output, modality = Path(output_dir), get_modality(recipe.modality)
+    processor = new_processor(recipe.classifier, modality)
+    if modality.pads_to_max_length:  # the length it trains with travels with the checkpoint
+        for part in modality.parts.values():
+            limited = modality.part_processor(processor, part)
+            if hasattr(limited, "model_max_length"):
+                limited.model_max_length = recipe.max_length
+    data, labels = prepare(recipe, processor, max_train_samples)
+    classifier = new_classifier(recipe.classifier, modality, labels)
+    freeze(classifier, recipe.classifier.freeze)
+    training = training_arguments(output / "classifier_run", **recipe.classifier_training)
+    trainer = fine_tune_classifier(
+        classifier,
+        processor,
+        training,
+        data["train"],
+        _evaluation_split(data),
+        mask_probability=recipe.mask_probability,
+        resume_from_checkpoint=resume_from_checkpoint,
+    )
+    metrics = _summarize(trainer, _evaluation_split(data))
+    if training.should_save:
+        classifier.save_pretrained(output / "classifier")
+        processor.save_pretrained(output / "classifier")
+    trainer.accelerator.wait_for_everyone()
+    return metrics
+
+
+def run_scorer_phase(
+    recipe: Recipe | Mapping[str, Any],
+    output_dir: str | Path,
+    *,
+    classifier_dir: str | Path | None = None,
+    max_train_samples: int | None = None,
+    resume_from_checkpoint: str | None = None,
+    scorer_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Phase 2: train a scorer for the classifier in ``classifier_dir`` (default ``output_dir/classifier``) and
+    save classifier + scorer to ``output_dir/model``; returns its metrics with every rank's scorer fingerprint."""
+    recipe = as_recipe(recipe)
+    recipe.require("scorer_training", phase="scorer")
+    output, modality = Path(output_dir), get_modality(recipe.modality)
+    classifier_dir = Path(classifier_dir) if classifier_dir is not None else output / "classifier"
+    if not (classifier_dir / "config.json").is_file():
+        raise InvalidInputError(
+            f"No classifier at {classifier_dir}: run the classifier phase first or give the folder of one."
+        )
+    classifier = modality.auto_model_class.from_pretrained(classifier_dir)
+    processor = modality.processor_class.from_pretrained(classifier_dir)
+    data, _ = prepare(recipe, processor, max_train_samples)
+    config = build_config(ScorerConfig, {**recipe.scorer, **(scorer_options or {})}, "scorer")
+    training = training_arguments(output / "scorer_run", **recipe.scorer_training)
+    trainer = train_scorer(
+        classifier,
+        processor,
+        config,
+        training,
+        data["train"],
+        _evaluation_split(data),
+        resume_from_checkpoint=resume_from_checkpoint,
+    )
+    metrics = _summarize(trainer, _evaluation_split(data))
+    # every rank's scorer weights, to show data-parallel training kept them identical
+    metrics["fingerprint_per_rank"] = gather_object([fingerprint(trainer.model.scorer)])
+    trainer.model.save_pretrained(output / "model", is_main_process=training.should_save)
+    return metrics
+
+
+def write_metrics(output_dir: str | Path, metrics: dict[str, Any]) -> Path:
+    """Merge ``metrics`` into ``output_dir/metrics.json`` (one key per phase) and return its path."""
+    path = Path(output_dir) / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existing = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**existing, **metrics}, indent=2, default=str))
+    return path
