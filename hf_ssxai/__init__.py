@@ -2,61 +2,66 @@
 
 A small scorer reads the classifier's hidden states and returns an attribution map in the same
 forward pass as the prediction. It is trained self-supervised against the frozen classifier.
+
+The public names below load on first use (as ``transformers`` does), so ``import hf_ssxai`` and the
+``hf-ssxai --help`` command stay quick. Importing the package registers the built-in modalities (which
+``ScorerConfig`` validates against) and the fusion classifier with the transformers Auto classes.
 """
 
-from .benchmark import BenchmarkResult, run_benchmark
-from .configuration import ScorerConfig
-from .errors import (
-    CheckpointError,
-    FingerprintMismatchError,
-    InvalidInputError,
-    NonFiniteLossError,
-    SSXAIError,
-    UnsafeCheckpointError,
-    UnsupportedClassifierError,
-)
-from .evaluation import (
-    cascading_randomization,
-    data_randomization,
-    grid_pointing_game,
-    make_grids,
-    run_grid_pointing_game,
-)
-from .explainers import EXPLAINER_NAMES, ClassDistribution, count_forwards, get_explainer
-from .fusion import FusionConfig, FusionForSequenceClassification, FusionProcessor
-from .modeling import AutoModelWithScorer, ScorerModelOutput
-from .pipelines import ExplanationPipeline, pipeline
-from .training import ScorerTrainer, scorer_loss
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import Any
 
-__all__ = [
-    "ClassDistribution",
-    "EXPLAINER_NAMES",
-    "AutoModelWithScorer",
-    "BenchmarkResult",
-    "CheckpointError",
-    "ExplanationPipeline",
-    "FingerprintMismatchError",
-    "FusionConfig",
-    "FusionForSequenceClassification",
-    "FusionProcessor",
-    "InvalidInputError",
-    "NonFiniteLossError",
-    "SSXAIError",
-    "ScorerConfig",
-    "ScorerModelOutput",
-    "ScorerTrainer",
-    "UnsafeCheckpointError",
-    "UnsupportedClassifierError",
-    "cascading_randomization",
-    "count_forwards",
-    "data_randomization",
-    "get_explainer",
-    "grid_pointing_game",
-    "make_grids",
-    "pipeline",
-    "run_benchmark",
-    "run_grid_pointing_game",
-    "scorer_loss",
-]
+from . import fusion, modalities  # noqa: F401  (registrations: the modalities, the fusion classifier's Auto classes)
+from .version import __version__
+
+#: every public name and the module that defines it
+_EXPORTS = {
+    "BenchmarkResult": "benchmark",
+    "run_benchmark": "benchmark",
+    "ScorerConfig": "configuration",
+    "CheckpointError": "errors",
+    "ConfigError": "errors",
+    "FingerprintMismatchError": "errors",
+    "InvalidInputError": "errors",
+    "NonFiniteLossError": "errors",
+    "SSXAIError": "errors",
+    "UnknownKeyError": "errors",
+    "UnsafeCheckpointError": "errors",
+    "UnsupportedClassifierError": "errors",
+    "cascading_randomization": "evaluation",
+    "data_randomization": "evaluation",
+    "grid_pointing_game": "evaluation",
+    "make_grids": "evaluation",
+    "run_grid_pointing_game": "evaluation",
+    "EXPLAINER_NAMES": "explainers",
+    "ClassDistribution": "explainers",
+    "count_forwards": "explainers",
+    "get_explainer": "explainers",
+    "FusionConfig": "fusion",
+    "FusionForSequenceClassification": "fusion",
+    "FusionProcessor": "fusion",
+    "register_modality": "modalities",
+    "AutoModelWithScorer": "modeling",
+    "ScorerModelOutput": "modeling",
+    "ExplanationPipeline": "pipelines",
+    "pipeline": "pipelines",
+    "ScorerTrainer": "training",
+    "scorer_loss": "losses",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS, key=str.lower)]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

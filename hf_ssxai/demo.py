@@ -16,6 +16,7 @@ import html
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,6 @@ import torch
 from transformers import (
     BertConfig,
     BertForSequenceClassification,
-    DataCollatorWithPadding,
-    Trainer,
     TrainingArguments,
     ViTConfig,
     ViTForImageClassification,
@@ -34,8 +33,9 @@ from transformers import (
 from .benchmark import BenchmarkResult, dataset_to_batch, run_benchmark, write_report
 from .configuration import ScorerConfig
 from .data.synthetic import as_batch, build_word_tokenizer, planted_image_dataset, planted_text_dataset
+from .modalities import ImageModality, TextModality
 from .modeling import AutoModelWithScorer
-from .training import ScorerTrainer, masking_augmentation
+from .training.phases import LOCAL_RUN, fine_tune_classifier, train_scorer, training_arguments
 from .visualization import html_page, save_overlay, tokens_to_html
 
 logger = logging.getLogger(__name__)
@@ -70,27 +70,8 @@ class DemoSettings:
 
 
 def _arguments(output_dir: Path, epochs: int, learning_rate: float, seed: int, progress: bool) -> TrainingArguments:
-    return TrainingArguments(
-        str(output_dir),
-        num_train_epochs=epochs,
-        per_device_train_batch_size=32,
-        learning_rate=learning_rate,
-        save_strategy="no",
-        report_to="none",
-        logging_strategy="epoch",
-        disable_tqdm=not progress,
-        use_cpu=not torch.cuda.is_available(),
-        seed=seed,
-    )
-
-
-def _train(model, args, dataset, collator=None, scorer: bool = False, special_token_ids=None) -> None:
-    if scorer:
-        ScorerTrainer(model=model, args=args, train_dataset=dataset, data_collator=collator).train()
-        return
-    with masking_augmentation(model, special_token_ids=special_token_ids, seed=args.seed):
-        Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator).train()
-    model.eval()
+    settings = {"logging_strategy": "epoch", "disable_tqdm": not progress, "seed": seed}
+    return training_arguments(output_dir, **LOCAL_RUN, num_train_epochs=epochs, learning_rate=learning_rate, **settings)
 
 
 def _benchmark(
@@ -135,17 +116,14 @@ def _text_part(
         label2id={"negative": 0, "positive": 1},
     )
     classifier = BertForSequenceClassification(config)
-    collator = DataCollatorWithPadding(tokenizer)
     logger.info("text: fine-tuning the classifier (phase 1)")
     args = _arguments(runs / "text_classifier", settings.classifier_epochs, 2e-3, seed, progress)
-    _train(classifier, args, train.select_columns(TEXT_COLUMNS), collator, special_token_ids=tokenizer.all_special_ids)
+    fine_tune_classifier(classifier, tokenizer, args, train.select_columns(TEXT_COLUMNS))
 
     logger.info("text: training the scorer (phase 2)")
-    model = AutoModelWithScorer.from_classifier(
-        classifier, ScorerConfig(hidden_size=width, num_hidden_layers=1), processor=tokenizer
-    )
+    config = ScorerConfig(hidden_size=width, num_hidden_layers=1)
     args = _arguments(runs / "text_scorer", settings.scorer_epochs, 3e-3, seed, progress)
-    _train(model, args, train.select_columns(TEXT_COLUMNS), collator, scorer=True)
+    model = train_scorer(classifier, tokenizer, config, args, train.select_columns(TEXT_COLUMNS)).model
     model.eval().save_pretrained(work / "models" / "text")
 
     batch = as_batch(test, ("input_ids", "attention_mask", "label", "evidence_position"))
@@ -168,7 +146,7 @@ def _text_part(
     benchmark = _benchmark(
         model, train, test.select_columns(columns), "evidence_position", settings, work / "benchmark" / "text", progress
     )
-    return results, "\n".join(sections), benchmark
+    return results, "<h2>Text: held-out sentences</h2>" + "\n".join(sections), benchmark
 
 
 def _image_part(
@@ -193,12 +171,12 @@ def _image_part(
     )
     logger.info("image: training the classifier (phase 1)")
     args = _arguments(runs / "image_classifier", 2 * settings.classifier_epochs, 2e-3, seed, progress)
-    _train(classifier, args, train.select_columns(IMAGE_COLUMNS))
+    fine_tune_classifier(classifier, None, args, train.select_columns(IMAGE_COLUMNS))
 
     logger.info("image: training the scorer (phase 2)")
-    model = AutoModelWithScorer.from_classifier(classifier, ScorerConfig(hidden_size=width, num_hidden_layers=1))
+    config = ScorerConfig(hidden_size=width, num_hidden_layers=1)
     args = _arguments(runs / "image_scorer", settings.scorer_epochs, 3e-3, seed, progress)
-    _train(model, args, train.select_columns(IMAGE_COLUMNS), scorer=True)
+    model = train_scorer(classifier, None, config, args, train.select_columns(IMAGE_COLUMNS)).model
     model.eval().save_pretrained(work / "models" / "image")
 
     batch = as_batch(test, ("pixel_values", "label", "evidence"))
@@ -229,7 +207,15 @@ def _image_part(
         work / "benchmark" / "image",
         progress,
     )
-    return results, "<div class='images'>" + "".join(figures) + "</div>", benchmark
+    heading = "<h2>Images: held-out images (scorer map over the input)</h2>"
+    return results, heading + "<div class='images'>" + "".join(figures) + "</div>", benchmark
+
+
+#: the demo's parts, one classifier each, by the modality it explains
+PARTS: dict[str, Callable[..., tuple[dict[str, Any], str, BenchmarkResult]]] = {
+    TextModality.name: _text_part,
+    ImageModality.name: _image_part,
+}
 
 
 def _benchmark_html(part: str, result: BenchmarkResult) -> str:
@@ -253,22 +239,23 @@ def _benchmark_html(part: str, result: BenchmarkResult) -> str:
 
 def _summary_markdown(summary: dict[str, Any]) -> str:
     lines = ["# hf_ssxai demo", "", "| part | measure | value |", "|---|---|---:|"]
-    for part in ("text", "image"):
+    for part in PARTS:
         lines += [f"| {part} | {name} | {value:.3f} |" for name, value in summary[part].items()]
     return "\n".join(lines) + "\n"
 
 
 def run_demo(output_dir: str | Path, *, quick: bool = False, seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """Train, explain and report; returns the summary that is also written to ``summary.json``."""
+    """Train, explain and report; returns the summary that is also written to ``summary.json`` (the settings, each
+    part's measures under its name, and each part's benchmark means under ``benchmark``)."""
     settings = DemoSettings.quick() if quick else DemoSettings()
     work = Path(output_dir)
     work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
+    results, sections, benchmarks = {}, {}, {}
     with tempfile.TemporaryDirectory() as runs:  # Trainer working folders; the checkpoints go to work/models
-        text_results, text_html, text_benchmark = _text_part(settings, work, Path(runs), seed, progress)
-        image_results, image_html, image_benchmark = _image_part(settings, work, Path(runs), seed, progress)
-    summary = {"settings": asdict(settings), "text": text_results, "image": image_results}
-    benchmarks = {"text": text_benchmark, "image": image_benchmark}
+        for part, run_part in PARTS.items():
+            results[part], sections[part], benchmarks[part] = run_part(settings, work, Path(runs), seed, progress)
+    summary = {"settings": asdict(settings), **results}
     summary["benchmark"] = {
         part: {
             method: {m: stats["mean"] for m, stats in metrics.items()} for method, metrics in result.summary().items()
@@ -282,7 +269,7 @@ def run_demo(output_dir: str | Path, *, quick: bool = False, seed: int = 0, prog
     )
     rows = "".join(
         f"<tr><td>{part}</td><td>{html.escape(name)}</td><td>{value:.3f}</td></tr>"
-        for part in ("text", "image")
+        for part in PARTS
         for name, value in summary[part].items()
     )
     page = html_page(
@@ -292,8 +279,7 @@ def run_demo(output_dir: str | Path, *, quick: bool = False, seed: int = 0, prog
             "Each explanation below comes from the same forward pass as the prediction.</p>",
             f"<table><tr><th>part</th><th>measure</th><th>value</th></tr>{rows}</table>",
             *(_benchmark_html(part, result) for part, result in benchmarks.items()),
-            "<h2>Text: held-out sentences</h2>" + text_html,
-            "<h2>Images: held-out images (scorer map over the input)</h2>" + image_html,
+            *sections.values(),
         ],
         title="hf_ssxai demo",
     )

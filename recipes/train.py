@@ -5,57 +5,27 @@
 
 Writes OUTPUT_DIR/classifier (phase 1: classifier + processor, loadable by plain transformers),
 OUTPUT_DIR/model (phase 2: classifier + scorer, AutoModelWithScorer.from_pretrained) and
-OUTPUT_DIR/metrics.json. The same phases run as `hf-ssxai train-classifier` / `hf-ssxai train-scorer`.
-See docs/recipes.md for the config format.
+OUTPUT_DIR/metrics.json. The same phases run as `hf-ssxai train-classifier` / `hf-ssxai train-scorer`, with the same
+options and the same code (hf_ssxai.commands.train). See docs/recipes.md for the config format.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 
 from accelerate import PartialState
 
-from hf_ssxai.training.recipe import (
-    load_recipe,
-    parse_scorer_options,
-    run_classifier_phase,
-    run_scorer_phase,
-    write_metrics,
-)
+from hf_ssxai.commands.train import PHASES, add_training_arguments, run_training
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="YAML recipe (see recipes/configs/)")
-    parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--phase", choices=["classifier", "scorer", "all"], default="all")
-    parser.add_argument("--classifier", help="an existing phase-1 folder to train the scorer of (skips phase 1)")
-    parser.add_argument("--max-train-samples", type=int, help="use at most this many training samples")
-    parser.add_argument("--resume-from-checkpoint", help="a checkpoint folder of the phase being run")
-    parser.add_argument(
-        "--scorer-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a ScorerConfig field, e.g. use_relu=false or target=prediction (repeatable)",
-    )
+    add_training_arguments(parser, tuple(PHASES))
+    parser.add_argument("--phase", choices=[*PHASES, "all"], default="all", help="the phase to run (default: all)")
     args = parser.parse_args()
-    recipe = load_recipe(args.config)
-    common = {"max_train_samples": args.max_train_samples, "resume_from_checkpoint": args.resume_from_checkpoint}
-    metrics = {}
-    if args.phase in ("classifier", "all") and not args.classifier:
-        metrics["classifier"] = run_classifier_phase(recipe, args.output_dir, **common)
-    if args.phase in ("scorer", "all"):
-        options = parse_scorer_options(args.scorer_option)
-        metrics["scorer"] = run_scorer_phase(
-            recipe, args.output_dir, classifier_dir=args.classifier, scorer_options=options, **common
-        )
-    state = PartialState()
-    if state.is_main_process:
-        write_metrics(args.output_dir, metrics)
-        print(json.dumps(metrics, indent=2, default=str))
+    run_training(args, tuple(PHASES) if args.phase == "all" else (args.phase,))
     # leave the process group together: a rank that exits with it alive can abort in teardown (seen under gloo)
+    state = PartialState()
     state.wait_for_everyone()
     state.destroy_process_group()
 

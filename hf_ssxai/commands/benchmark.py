@@ -1,0 +1,93 @@
+"""``hf-ssxai benchmark``: every explainer × every metric on a dataset, written as JSON, Markdown and radar plots."""
+
+from __future__ import annotations
+
+import argparse
+
+from .base import DEVICE_HELP, METHODS_HELP, Command, call_with_options, method_list
+
+
+class BenchmarkCommand(Command):
+    name = "benchmark"
+    help = "compare the scorer with the attribution baselines on a dataset (faithfulness, clarity, cost)"
+    description = (
+        "Explain the same samples with every method (target: the classifier's prediction), measure every map on "
+        "the same features (padding and special tokens excluded) and write DIR/results.json (per-sample values, "
+        "summary, cost, metadata), DIR/results.md (table: mean ± std, best per column in bold; Pareto statement; "
+        "setup) and DIR/radar.png. Works offline with local checkpoints and data files."
+    )
+    epilog = (
+        "Examples:\n"
+        "  hf-ssxai benchmark --model user/sst2-bert-ssxai --dataset stanfordnlp/sst2 --split validation "
+        "--text-column sentence\n"
+        "  hf-ssxai benchmark --model ./checkpoint --dataset data/test.tsv --text-column content "
+        "--methods scorer,saliency,integrated_gradients\n"
+        "  hf-ssxai benchmark --model ./vit-checkpoint --dataset ./images --split validation\n"
+    )
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--model",
+            required=True,
+            help="an hf_ssxai checkpoint: a folder or a Hub repo (classifier, processor, scorer)",
+        )
+        parser.add_argument(
+            "--dataset",
+            required=True,
+            help="a Hub dataset id, a local folder (data files, or one subfolder of images per class) or one local "
+            ".csv/.tsv/.json/.jsonl/.parquet file (which then is the evaluated split)",
+        )
+        parser.add_argument("--split", default="test", help="the split to evaluate (default: test)")
+        parser.add_argument(
+            "--text-column", help="column with the raw texts, for text and text-image classifiers (default: text)"
+        )
+        parser.add_argument(
+            "--image-column", help="column with the images, for image and text-image classifiers (default: image)"
+        )
+        parser.add_argument(
+            "--label-column",
+            help="column with class indices, for the accuracy in the metadata (default: label, if any)",
+        )
+        parser.add_argument(
+            "--evidence-column",
+            help="column with ground-truth evidence per sample (a token/pixel index or a per-feature mask): "
+            "adds the pointing game and rationale F1 / IoU",
+        )
+        parser.add_argument(
+            "--num-samples", type=int, default=500, help="samples evaluated, drawn at random with --seed (default: 500)"
+        )
+        parser.add_argument(
+            "--methods",
+            help=f"{METHODS_HELP}; agf needs a ResNet, transformer_relevance a ViT, DeiT or BERT-family model",
+        )
+        parser.add_argument("--batch-size", type=int, default=16, help="samples explained at once (default: 16)")
+        parser.add_argument(
+            "--baseline-samples",
+            type=int,
+            default=20,
+            help="baseline samples for deeplift_shap and gradient_shap, from the train split if there is one, else "
+            "the first rows of the evaluated split, which are then not evaluated (default: 20)",
+        )
+        parser.add_argument("--output-dir", default="benchmark_output", help="default: benchmark_output")
+        parser.add_argument("--seed", type=int, default=0, help="seed of sample draws and methods (default: 0)")
+        parser.add_argument("--device", help=DEVICE_HELP)
+        parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    @classmethod
+    def run(cls, args: argparse.Namespace) -> int:
+        # lazy: the benchmark imports captum, datasets and matplotlib (keeps --help quick)
+        import datasets
+
+        from ..benchmark import benchmark_from_pretrained, report_markdown, write_report
+
+        if args.quiet:
+            datasets.disable_progress_bars()
+        methods, progress = method_list(args.methods), not args.quiet
+        result = call_with_options(
+            benchmark_from_pretrained, args, args.model, args.dataset, methods=methods, progress=progress
+        )
+        paths = write_report(result, args.output_dir)
+        print(report_markdown(result))
+        print("\nWrote " + ", ".join(str(path) for path in paths.values()))
+        return 0
