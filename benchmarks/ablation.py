@@ -17,19 +17,12 @@ import tempfile
 from pathlib import Path
 
 import torch
-from transformers import (
-    AutoImageProcessor,
-    AutoModelForImageClassification,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    TrainingArguments,
-)
 
 from hf_ssxai import ScorerConfig, run_benchmark
 from hf_ssxai.benchmark import METRICS as MEASURES
-from hf_ssxai.data.loading import DataSpec, load_splits
-from hf_ssxai.data.preprocess import preprocess
-from hf_ssxai.training.phases import train_scorer
+from hf_ssxai.data.loading import load_splits
+from hf_ssxai.modalities import get_modality
+from hf_ssxai.training.phases import train_scorer, training_arguments
 from hf_ssxai.training.recipe import load_recipe
 
 OFF = False
@@ -79,29 +72,28 @@ def main() -> None:
         help=f"comma-separated variants (default: the ablation); also: {', '.join(LEVERS)}",
     )
     args = parser.parse_args()
-    config = load_recipe(args.config)
-    text = config["modality"] == "text"
-    auto_model = AutoModelForSequenceClassification if text else AutoModelForImageClassification
-    processor = (AutoTokenizer if text else AutoImageProcessor).from_pretrained(args.classifier)
-    splits = load_splits(DataSpec.from_dict(config["data"]))
+    recipe = load_recipe(args.config)
+    modality = get_modality(recipe.modality)
+    processor = modality.processor_class.from_pretrained(args.classifier)
+    splits = load_splits(recipe.data)
     train = splits["train"].shuffle(seed=0).select(range(min(args.train_samples, len(splits["train"]))))
     evaluation = splits["test"].select(range(min(args.eval_samples, len(splits["test"]))))
-    train = preprocess(train, processor, max_length=config.get("max_length"))
-    evaluation = preprocess(evaluation, processor, max_length=config.get("max_length"))
+    train = modality.preprocess(train, processor, max_length=recipe.max_length)
+    evaluation = modality.preprocess(evaluation, processor, max_length=recipe.max_length)
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
 
     rows = {}
     for name in args.variants.split(","):
         torch.manual_seed(0)
-        scorer, settings = dict(config.get("scorer", {})), {"num_train_epochs": 1, **config["scorer_training"]}
+        scorer, settings = dict(recipe.scorer), {"num_train_epochs": 1, **recipe.scorer_training}
         if name in LEVERS:
             options, settings = LEVERS[name](scorer, settings)
         else:
             options = {**scorer, **VARIANTS[name]}
-        classifier = auto_model.from_pretrained(args.classifier, dtype=torch.float32)
+        classifier = modality.auto_model_class.from_pretrained(args.classifier, dtype=torch.float32)
         with tempfile.TemporaryDirectory() as folder:
-            training = TrainingArguments(folder, **{**settings, "logging_strategy": "no"})
+            training = training_arguments(folder, **{**settings, "logging_strategy": "no"})
             model = train_scorer(classifier, processor, ScorerConfig(**options), training, train).model
         result = run_benchmark(model, evaluation, methods=["scorer"])
         summary = result.summary()["scorer"]

@@ -19,6 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from digit_caption_data import (  # benchmarks/digit_caption_data.py, beside this script
+    CAPTION_WORDS,
+    ID2LABEL,
+    digit_caption_pairs,
+    encode_digit_captions,
+    ink_boxes,
+    load_mnist,
+)
 from text_image_examples import draw_examples
 from transformers import (
     BertConfig,
@@ -31,16 +39,8 @@ from transformers import (
 
 from hf_ssxai import AutoModelWithScorer, FusionForSequenceClassification, FusionProcessor, ScorerConfig
 from hf_ssxai.benchmark import dataset_to_batch, run_benchmark
-from hf_ssxai.data.digit_caption import (
-    CAPTION_WORDS,
-    ID2LABEL,
-    digit_caption_pairs,
-    encode_digit_captions,
-    ink_boxes,
-    load_mnist,
-)
 from hf_ssxai.data.synthetic import build_word_tokenizer
-from hf_ssxai.training.phases import fine_tune_classifier, train_scorer
+from hf_ssxai.training.phases import LOCAL_RUN, fine_tune_classifier, train_scorer, training_arguments
 
 RESULTS = Path(__file__).parent / "results" / "digit_caption"
 TEXT = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
@@ -49,18 +49,10 @@ MAX_LENGTH = 12
 
 
 def arguments(folder: str, epochs: float, learning_rate: float) -> TrainingArguments:
-    return TrainingArguments(
-        folder,
-        num_train_epochs=epochs,
-        per_device_train_batch_size=32,
-        learning_rate=learning_rate,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        logging_steps=100,
-        use_cpu=True,
-        seed=0,
-    )
+    return training_arguments(
+        folder, **LOCAL_RUN, num_train_epochs=epochs, learning_rate=learning_rate, disable_tqdm=True,
+        logging_steps=100, use_cpu=True, seed=0,
+    )  # fmt: skip
 
 
 def pairs(mnist: Path, split: str, count: int, seed: int, processor: FusionProcessor, kept: list[int]):

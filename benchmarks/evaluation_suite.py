@@ -30,8 +30,9 @@ from hf_ssxai import AutoModelWithScorer, ScorerConfig, get_explainer
 from hf_ssxai.errors import UnsupportedClassifierError
 from hf_ssxai.evaluation import cascading_randomization, data_randomization, make_grids, run_grid_pointing_game
 from hf_ssxai.explainers import EXPLAINER_NAMES
-from hf_ssxai.training.phases import fine_tune_classifier, train_scorer
-from hf_ssxai.training.recipe import load_recipe, new_classifier, prepare, training_arguments
+from hf_ssxai.modalities import get_modality
+from hf_ssxai.training.phases import fine_tune_classifier, train_scorer, training_arguments
+from hf_ssxai.training.recipe import Recipe, load_recipe, new_classifier, prepare
 
 STEPS = ("class-conditional", "grid", "cascading", "data")
 
@@ -50,9 +51,9 @@ def grid_dataset(pixel_values: torch.Tensor, labels: torch.Tensor, count: int, g
     return Dataset.from_dict({"pixel_values": grids.pixel_values.numpy(), "label": label.numpy()})
 
 
-def scorer_settings(recipe: dict, args: argparse.Namespace) -> dict:
+def scorer_settings(recipe: Recipe, args: argparse.Namespace) -> dict:
     """The recipe's scorer training settings, capped at ``--scorer-steps``, saving nothing on the way."""
-    settings = {**recipe["scorer_training"], "save_strategy": "no"}
+    settings = {**recipe.scorer_training, "save_strategy": "no"}
     if args.scorer_steps:
         settings["max_steps"] = args.scorer_steps
     return settings
@@ -99,10 +100,10 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     recipe = load_recipe(args.config)
     processor = AutoImageProcessor.from_pretrained(args.model)
-    data, labels_names = prepare(recipe, processor, recipe.get("max_train_samples"))
+    data, labels_names = prepare(recipe, processor, recipe.max_train_samples)
     test = data.get("test", data.get("validation"))
     model = AutoModelWithScorer.from_pretrained(args.model).to(device).eval()
-    scorer_options = recipe.get("scorer", {})
+    scorer_options = recipe.scorer
     timings = {}
 
     # ---------------------------------------------------------------- class-conditional scorers
@@ -117,7 +118,7 @@ def main() -> None:
                 model.classifier,
                 processor,
                 ScorerConfig(**{**scorer_options, "class_conditional": True}),
-                training_arguments(output / f"run_cc_{name}", scorer_settings(recipe, args)),
+                training_arguments(output / f"run_cc_{name}", **scorer_settings(recipe, args)),
                 train_set,
             )
             trainer.model.save_pretrained(output / f"class_conditional_{name}")
@@ -172,7 +173,7 @@ def main() -> None:
         settings["logging_steps"] = max(1, args.retrain_steps // 3)
         ScorerTrainer(
             model=randomized,
-            args=training_arguments(output / "run_retrain", settings),
+            args=training_arguments(output / "run_retrain", **settings),
             train_dataset=data["train"],
         ).train()
 
@@ -194,10 +195,10 @@ def main() -> None:
         subset = data["train"].select(range(min(args.shuffled_samples, len(data["train"]))))
         shuffled = subset.add_column("shuffled", generator.permutation(subset["label"]).tolist())
         shuffled = shuffled.remove_columns("label").rename_column("shuffled", "label")
-        classifier = new_classifier(recipe["classifier"], recipe["modality"], labels_names)
-        settings = {**recipe["classifier_training"], "num_train_epochs": args.shuffled_epochs, "save_strategy": "no"}
+        classifier = new_classifier(recipe.classifier, get_modality(recipe.modality), labels_names)
+        settings = {**recipe.classifier_training, "num_train_epochs": args.shuffled_epochs, "save_strategy": "no"}
         trainer = fine_tune_classifier(
-            classifier, processor, training_arguments(output / "run_shuffled", settings), shuffled, mask_probability=0
+            classifier, processor, training_arguments(output / "run_shuffled", **settings), shuffled, mask_probability=0
         )
         train_accuracy = trainer.evaluate(shuffled)["eval_accuracy"]
         test_accuracy = trainer.evaluate(test)["eval_accuracy"]
@@ -205,7 +206,7 @@ def main() -> None:
             classifier,
             processor,
             ScorerConfig(**scorer_options),
-            training_arguments(output / "run_shuffled_scorer", scorer_settings(recipe, args)),
+            training_arguments(output / "run_shuffled_scorer", **scorer_settings(recipe, args)),
             shuffled,
         )
         randomized = scorer_trainer.model.to(device).eval()

@@ -37,24 +37,17 @@ from transformers import (
 from hf_ssxai import AutoModelWithScorer, ScorerConfig, ScorerTrainer
 from hf_ssxai.data.synthetic import as_batch, build_word_tokenizer, planted_image_dataset, planted_text_dataset
 from hf_ssxai.training import masking_augmentation
+from hf_ssxai.training.phases import LOCAL_RUN, training_arguments
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
 RESULTS = Path(__file__).parent / "results" / "planted_evidence.json"
 
 
 def arguments(folder: str, epochs: int, learning_rate: float, seed: int) -> TrainingArguments:
-    return TrainingArguments(
-        folder,
-        num_train_epochs=epochs,
-        per_device_train_batch_size=32,
-        learning_rate=learning_rate,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        logging_strategy="no",
-        use_cpu=True,
-        seed=seed,
-    )
+    return training_arguments(
+        folder, **LOCAL_RUN, num_train_epochs=epochs, learning_rate=learning_rate, disable_tqdm=True,
+        logging_strategy="no", use_cpu=True, seed=seed,
+    )  # fmt: skip
 
 
 def build_classifier(family: str, vocab_size: int) -> nn.Module:

@@ -16,7 +16,8 @@ import torch
 from datasets import Dataset
 
 from hf_ssxai import AutoModelWithScorer
-from hf_ssxai.benchmark import dataset_to_batch, load_dataset_splits, prepare_dataset
+from hf_ssxai.benchmark import dataset_to_batch, prepare_dataset
+from hf_ssxai.data.loading import load_dataset_splits
 from hf_ssxai.explainers import get_explainer
 from hf_ssxai.visualization import caption_and_overlay
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hf_ssxai.data.caption_matching import caption_matching_dataset
+from caption_matching import caption_matching_dataset  # recipes/caption_matching.py, beside this script
 
 
 def main() -> None:

@@ -35,13 +35,7 @@ def planted_text(word_tokenizer, tmp_path_factory):
     collator = DataCollatorWithPadding(word_tokenizer)
     columns = ["input_ids", "attention_mask", "label"]
     classifier = tiny_text_classifier("bert", len(word_tokenizer))
-    fit_classifier(
-        classifier,
-        train.select_columns(columns),
-        out / "clf",
-        collator=collator,
-        special_token_ids=word_tokenizer.all_special_ids,
-    )
+    fit_classifier(classifier, train.select_columns(columns), out / "clf", processor=word_tokenizer)
     config = ScorerConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
     model = AutoModelWithScorer.from_classifier(classifier, config, processor=word_tokenizer)
     args = training_args(out / "scorer", num_train_epochs=4)

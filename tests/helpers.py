@@ -78,28 +78,17 @@ IMAGE_FAMILIES = ("vit", "deit", "resnet", "convnext")
 
 def training_args(output_dir, **overrides):
     """Quiet, fast TrainingArguments for tests."""
-    from transformers import TrainingArguments
+    from hf_ssxai.training.phases import LOCAL_RUN, training_arguments
 
-    defaults = {
-        "per_device_train_batch_size": 32,
-        "learning_rate": 3e-3,
-        "save_strategy": "no",
-        "report_to": "none",
-        "disable_tqdm": True,
-        "logging_steps": 10,
-        "use_cpu": True,
-        "seed": 0,
-    }
-    return TrainingArguments(str(output_dir), **{**defaults, **overrides})
+    defaults = {"learning_rate": 3e-3, "disable_tqdm": True, "logging_steps": 10, "use_cpu": True, "seed": 0}
+    return training_arguments(output_dir, **{**LOCAL_RUN, **defaults, **overrides})
 
 
-def fit_classifier(classifier, dataset, output_dir, *, epochs=3, special_token_ids=None, collator=None, **overrides):
-    """Phase 1: fine-tune a tiny classifier with masking augmentation; returns it in eval mode."""
-    from transformers import Trainer
-
-    from hf_ssxai.training import masking_augmentation
+def fit_classifier(classifier, dataset, output_dir, *, epochs=3, processor=None, special_token_ids=None, **overrides):
+    """Phase 1 (the library's own): fine-tune a tiny classifier with masking augmentation, padding batches and
+    sparing special tokens when ``processor`` is a tokenizer; returns it in eval mode."""
+    from hf_ssxai.training.phases import fine_tune_classifier
 
     args = training_args(output_dir, num_train_epochs=epochs, learning_rate=2e-3, **overrides)
-    with masking_augmentation(classifier, special_token_ids=special_token_ids, seed=0):
-        Trainer(model=classifier, args=args, train_dataset=dataset, data_collator=collator).train()
-    return classifier.eval()
+    fine_tune_classifier(classifier, processor, args, dataset, special_token_ids=special_token_ids)
+    return classifier

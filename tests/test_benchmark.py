@@ -357,7 +357,7 @@ def test_cli_single_file_baselines_and_errors(checkpoint_and_csv, tmp_path, caps
 
 def test_evidence_adds_the_rationale_overlap_of_each_map():
     """With evidence, the top features of a map (as many as the evidence has) are compared with it: F1 and IoU."""
-    from hf_ssxai.benchmark import _clarity
+    from hf_ssxai.benchmark.runner import _clarity
 
     maps, valid = torch.tensor([[0.9, 0.8, 0.1, 0.0], [0.9, 0.8, 0.1, 0.0]]), torch.ones(2, 4, dtype=torch.bool)
     evidence = torch.tensor([[1, 1, 0, 0], [1, 0, 1, 0]], dtype=torch.bool)  # found / half found

@@ -11,10 +11,10 @@ from transformers import AutoModel, BertConfig, BertModel
 
 from hf_ssxai import AutoModelWithScorer
 from hf_ssxai.cli import main
-from hf_ssxai.data.caption_matching import caption_matching_dataset, read_captions
 from hf_ssxai.data.preprocess import preprocess
 from hf_ssxai.errors import InvalidInputError
 from hf_ssxai.training.recipe import freeze, run_classifier_phase, run_scorer_phase
+from recipes.caption_matching import caption_matching_dataset, read_captions
 from tests.helpers import TINY
 from tests.multimodal_helpers import tiny_fusion_processor, tiny_image_processor, tiny_vision_config
 

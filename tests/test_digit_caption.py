@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hf_ssxai import InvalidInputError
-from hf_ssxai.data.digit_caption import (
+from benchmarks.digit_caption_data import (
     CAPTION_WORDS,
     NUMBER_WORDS,
     digit_caption_pairs,
@@ -16,6 +15,7 @@ from hf_ssxai.data.digit_caption import (
     ink_boxes,
     load_mnist,
 )
+from hf_ssxai import InvalidInputError
 from hf_ssxai.data.synthetic import build_word_tokenizer
 from tests.multimodal_helpers import tiny_fusion_processor
 

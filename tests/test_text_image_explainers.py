@@ -105,9 +105,9 @@ def test_per_modality_curves_leave_the_other_modality_whole(model, batch):
 
 
 def test_benchmark_reports_each_modality_and_both_together(model, word_tokenizer, tmp_path):
+    from benchmarks.digit_caption_data import digit_caption_pairs, encode_digit_captions, generate_digits
     from hf_ssxai import BenchmarkResult, run_benchmark
     from hf_ssxai.benchmark import MULTIMODAL_METRICS
-    from hf_ssxai.data.digit_caption import digit_caption_pairs, encode_digit_captions, generate_digits
 
     images, digits, evidence = generate_digits(6, digits=(2, 4, 7), seed=0)
     processor = tiny_fusion_processor(word_tokenizer)

@@ -19,7 +19,7 @@ from datasets import Dataset
 from PIL import Image
 from torch.nn import functional as F
 
-from ..errors import InvalidInputError
+from hf_ssxai.errors import InvalidInputError
 
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 CAPTION_TEMPLATES = (

@@ -1,5 +1,7 @@
 """Image-caption matching from a captioned image collection: true captions against captions of other images.
 
+The data of the Flickr8k recipe (``recipes/prepare_flickr8k.py``), kept beside it: experiment data, not library code.
+
 The layout is Flickr8k's (also Kaggle's copy of it): a folder of images and a CSV file with header
 ``image,caption``, one row per caption, several captions per image. Each caption of an image gives one positive
 pair (label 1, ``match``) and, with the same image, a caption drawn from another image gives one negative pair
@@ -15,8 +17,10 @@ from pathlib import Path
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, Value
 
-from ..errors import InvalidInputError
-from .digit_caption import ID2LABEL
+from hf_ssxai.errors import InvalidInputError
+
+#: the class names, by label: a caption of another image (0) or of this image (1)
+LABELS = ("mismatch", "match")
 
 
 def read_captions(captions_file: str | Path, images_dir: str | Path) -> dict[str, list[str]]:
@@ -87,7 +91,7 @@ def caption_matching_dataset(
         "validation": order[:validation_images],
         "test": order[validation_images:held_out],
     }
-    features = Features({"image": Image(), "text": Value("string"), "label": ClassLabel(names=list(ID2LABEL.values()))})
+    features = Features({"image": Image(), "text": Value("string"), "label": ClassLabel(names=list(LABELS))})
     return DatasetDict(
         {
             split: Dataset.from_dict(_pairs(captions, images, images_dir, rng), features=features)
