@@ -123,9 +123,9 @@ def digit_caption_pairs(
     digits: np.ndarray,
     evidence: np.ndarray,
     *,
+    seed: int = 0,
     num_samples: int | None = None,
     match_rate: float = 0.5,
-    seed: int = 0,
 ) -> Dataset:
     """Pair digit images with captions: with probability ``match_rate`` the caption names the image's digit
     (label 1), else another digit among those present (label 0).

@@ -86,9 +86,9 @@ class ScorerModelOutput(ModelOutput):
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
-    attributions: torch.Tensor | None = None
-    feature_mask: torch.Tensor | None = None
-    masked_logits: torch.Tensor | None = None
+    attributions: torch.Tensor | dict[str, torch.Tensor] | None = None
+    feature_mask: torch.Tensor | dict[str, torch.Tensor] | None = None
+    masked_logits: torch.Tensor | dict[str, torch.Tensor] | None = None
     target_class: torch.Tensor | None = None
     loss_terms: ScorerLossOutput | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from datasets import Dataset
+from datasets import Dataset, Value
 
 from ..data.loading import load_dataset_splits
 from ..errors import InvalidInputError
@@ -35,7 +35,8 @@ def prepare_dataset(
     dataset = dataset.select_columns(kept).rename_columns(
         {old: new for old, new in renames.items() if old and old != new}
     )
-    if empty := [kind for kind in columns if None in dataset[kind]]:
+    plain = [kind for kind in columns if isinstance(dataset.features.get(kind), Value)]  # texts, not images
+    if empty := [kind for kind in plain if None in dataset[kind]]:
         raise InvalidInputError(
             f"Column {columns[empty[0]]!r} has empty rows; drop them or fill them before benchmarking."
         )

@@ -43,10 +43,10 @@ def joint_scorer_loss(
     feature_mask: Mapping[str, torch.Tensor],
     labels: torch.Tensor | None = None,
     *,
-    target: str = "label",
     use_magnitude_penalty: bool = True,
     use_binary_penalty: bool = True,
     use_gamma: bool = True,
+    target: str = "label",
 ) -> JointScorerLossOutput:
     """Eq. 3.5 per sample, averaged over the batch.
 
