@@ -118,3 +118,20 @@ def test_a_scorer_value_the_config_refuses_is_a_typed_error():
         build_config(ScorerConfig, {"target": "logits"}, "scorer")
     with pytest.raises(ConfigError, match="did you mean 'use_relu'"):
         build_config(ScorerConfig, {"use_rel": False}, "scorer")
+
+
+def test_what_transformers_refuses_while_building_a_recipe_is_a_typed_error(tmp_path):
+    from hf_ssxai import CheckpointError, ConfigError
+    from hf_ssxai.modalities import get_modality
+    from hf_ssxai.training.phases import training_arguments
+    from hf_ssxai.training.recipe import ClassifierSpec, new_classifier, new_processor
+
+    text = get_modality("text")
+    with pytest.raises(CheckpointError, match="Cannot load the classifier"):
+        new_classifier(ClassifierSpec(pretrained=str(tmp_path / "missing")), text, ["a", "b"])
+    with pytest.raises(ConfigError, match="classifier settings are refused"):
+        new_classifier(ClassifierSpec(scratch={"model_type": "no-such-model"}), text, ["a", "b"])
+    with pytest.raises(ConfigError, match="processor settings are refused"):
+        new_processor(ClassifierSpec(scratch={}, processor={"class": "NoSuchProcessor"}), text)
+    with pytest.raises(ConfigError, match="TrainingArguments refuse"):
+        training_arguments(tmp_path, load_best_model_at_end=True, eval_strategy="no", save_strategy="steps")

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from PIL import Image
+
 from ..errors import InvalidInputError
 from .base import Command
 
@@ -197,8 +199,6 @@ def _text_fields(text: dict[str, Any]) -> dict[str, Any]:
 def _write_overlays(args: argparse.Namespace, maps: list[Any]) -> list[Path | None]:
     """With ``--output FILE``: each ``--image`` with its map overlaid, written beside FILE as
     ``<FILE stem>-<index>-<image stem>.png``; their paths (None each without ``--output``)."""
-    from PIL import Image
-
     from ..visualization import save_overlay  # lazy: matplotlib (keeps --help quick)
 
     if args.output is None:

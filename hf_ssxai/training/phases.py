@@ -18,6 +18,7 @@ from torch import nn
 from transformers import DataCollatorWithPadding, EvalPrediction, Trainer, TrainingArguments
 
 from ..configuration import ScorerConfig
+from ..errors import ConfigError
 from ..modeling import AutoModelWithScorer
 from .augmentation import masking_augmentation
 from .trainer import ScorerTrainer
@@ -29,8 +30,11 @@ LOCAL_RUN = {"per_device_train_batch_size": 32, "save_strategy": "no", "report_t
 def training_arguments(output_dir: str | Path, **settings: Any) -> TrainingArguments:
     """TrainingArguments for ``output_dir``; without a GPU ``use_cpu`` (unless ``settings`` say otherwise), so that
     processes launched with ``accelerate launch`` form a gloo process group (accelerate runs CPU data parallelism only
-    this way)."""
-    return TrainingArguments(str(output_dir), **{"use_cpu": not torch.cuda.is_available(), **settings})
+    this way). Settings TrainingArguments refuses are a :class:`ConfigError`."""
+    try:
+        return TrainingArguments(str(output_dir), **{"use_cpu": not torch.cuda.is_available(), **settings})
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"TrainingArguments refuse these settings: {error}") from error
 
 
 def accuracy(prediction: EvalPrediction) -> dict[str, float]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import transformers
+from huggingface_hub.errors import StrictDataclassError
 from torch import nn
 from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
-from ...errors import InvalidInputError
+from ...errors import CheckpointError, ConfigError, InvalidInputError, SSXAIError
 from ...fusion import FusionForSequenceClassification, FusionProcessor
 from ...modalities import Modality
 from .schema import TEXT_TOWER, VISION_TOWER, ClassifierSpec
@@ -26,6 +29,20 @@ def resolve(source: str) -> str:
     return source
 
 
+@contextmanager
+def _building(what: str) -> Iterator[None]:
+    """What transformers raises while building from a recipe, as hf_ssxai's typed errors naming ``what``: a model or
+    file it cannot load is a :class:`CheckpointError`, a setting it refuses a :class:`ConfigError`."""
+    try:
+        yield
+    except SSXAIError:
+        raise
+    except OSError as error:
+        raise CheckpointError(f"Cannot load the {what}: {error}") from error
+    except (ValueError, TypeError, AttributeError, StrictDataclassError) as error:
+        raise ConfigError(f"The recipe's {what} settings are refused: {error}") from error
+
+
 def _from_settings(settings: dict[str, Any], auto_class: type) -> Any:
     """A processor from ``{pretrained: id_or_folder}`` (loaded by ``auto_class``) or ``{class: <transformers
     class>, <its arguments>}``."""
@@ -39,13 +56,14 @@ def new_processor(spec: ClassifierSpec, modality: Modality) -> Any:
     """The tokenizer / image processor of a pretrained model, or one built from ``processor``; for a fusion
     classifier, the text tower's tokenizer with the vision tower's image processor (or the one ``processor``
     describes)."""
-    if spec.fusion is not None:
-        images = _from_settings(spec.processor or {"pretrained": spec.fusion[VISION_TOWER]}, AutoImageProcessor)
-        tokenizer = AutoTokenizer.from_pretrained(resolve(spec.fusion[TEXT_TOWER]))
-        return FusionProcessor(image_processor=images, tokenizer=tokenizer)
-    if spec.pretrained is not None:
-        return modality.processor_class.from_pretrained(resolve(spec.pretrained))
-    return _from_settings(spec.processor, modality.processor_class)
+    with _building("processor"):
+        if spec.fusion is not None:
+            images = _from_settings(spec.processor or {"pretrained": spec.fusion[VISION_TOWER]}, AutoImageProcessor)
+            tokenizer = AutoTokenizer.from_pretrained(resolve(spec.fusion[TEXT_TOWER]))
+            return FusionProcessor(image_processor=images, tokenizer=tokenizer)
+        if spec.pretrained is not None:
+            return modality.processor_class.from_pretrained(resolve(spec.pretrained))
+        return _from_settings(spec.processor, modality.processor_class)
 
 
 def _tower(source: str | dict[str, Any]) -> Any:
@@ -58,20 +76,21 @@ def _tower(source: str | dict[str, Any]) -> Any:
 
 def new_classifier(spec: ClassifierSpec, modality: Modality, labels: list[str]) -> nn.Module:
     """A pretrained classifier, one built from a config (``scratch``), or a fusion of a text and a vision tower."""
-    label_maps = {
-        "num_labels": len(labels),
-        "id2label": dict(enumerate(labels)),
-        "label2id": {n: i for i, n in enumerate(labels)},
-    }
-    if spec.fusion is not None:
-        settings = dict(spec.fusion)
-        text, vision = _tower(settings.pop(TEXT_TOWER)), _tower(settings.pop(VISION_TOWER))
-        return FusionForSequenceClassification.from_text_vision_pretrained(text, vision, **settings, **label_maps)
-    if spec.pretrained is not None:
-        return modality.auto_model_class.from_pretrained(resolve(spec.pretrained), **label_maps)
-    settings = dict(spec.scratch)
-    config = AutoConfig.for_model(settings.pop("model_type"), **settings, **label_maps)
-    return modality.auto_model_class.from_config(config)
+    with _building("classifier"):
+        label_maps = {
+            "num_labels": len(labels),
+            "id2label": dict(enumerate(labels)),
+            "label2id": {n: i for i, n in enumerate(labels)},
+        }
+        if spec.fusion is not None:
+            settings = dict(spec.fusion)
+            text, vision = _tower(settings.pop(TEXT_TOWER)), _tower(settings.pop(VISION_TOWER))
+            return FusionForSequenceClassification.from_text_vision_pretrained(text, vision, **settings, **label_maps)
+        if spec.pretrained is not None:
+            return modality.auto_model_class.from_pretrained(resolve(spec.pretrained), **label_maps)
+        settings = dict(spec.scratch)
+        config = AutoConfig.for_model(settings.pop("model_type"), **settings, **label_maps)
+        return modality.auto_model_class.from_config(config)
 
 
 def _stay_in_eval_mode(module: nn.Module, mode: bool = True) -> nn.Module:
