@@ -1,14 +1,14 @@
 """The model cards of the reference checkpoints (SST-2, MNIST, Imagenette, Flickr8k), rendered by the library.
 
-    python benchmarks/make_model_cards.py                 # writes model_cards/<name>/README.md
-    python benchmarks/make_model_cards.py --runs runs     # reads each checkpoint's own scorer config when present
+    python benchmarks/make_model_cards.py          # writes model_cards/<name>/README.md
 
 Each card is what ``AutoModelWithScorer.push_to_hub`` (or ``hf-ssxai push``) would upload with the checkpoint: the
 library's card renderer (:func:`hf_ssxai.model_card.render_card`, the package template
 ``hf_ssxai/model_cards/scorer_card.md``) filled with the checkpoint's benchmark result
-(``benchmarks/results/<name>/results.json``) and the training facts of its recipe. The scorer config is the one
-saved with the checkpoint (``<runs>/<name>/model/scorer/config.json``) when ``--runs`` holds it, else the recipe's
-``scorer`` settings with the classifier fingerprint the benchmark recorded. Re-run after regenerating the results.
+(``benchmarks/results/<name>/results.json``) and the training facts of its recipe; the scorer config is the recipe's
+``scorer`` settings with the classifier fingerprint the benchmark recorded. Everything comes from files in this
+repository (the weights need not be here), so the cards are reproducible: re-run after regenerating the results
+(``tests/test_model_cards.py`` checks that the committed cards are the rendered ones).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Reference:
-    """A reference checkpoint: its recipe, its Hub datasets and the id its card names."""
+    """A reference checkpoint: its recipe, the Hub datasets it was trained on (a local copy of each, described in
+    shared/data; none for the Flickr8k pairs, which are built here) and the repository id its card names."""
 
     recipe: str
     datasets: tuple[str, ...]
@@ -39,15 +40,12 @@ REFERENCES = {
     "sst2": Reference("sst2_local.yaml", ("stanfordnlp/sst2",), "hf-ssxai/sst2-minilm-ssxai"),
     "mnist": Reference("mnist_local.yaml", ("ylecun/mnist",), "hf-ssxai/mnist-vit-ssxai"),
     "imagenette": Reference("imagenette_local.yaml", ("frgfm/imagenette",), "hf-ssxai/imagenette-resnet-ssxai"),
-    "flickr8k": Reference("flickr8k_local.yaml", ("jxie/flickr8k",), "hf-ssxai/flickr8k-fusion-ssxai"),
+    "flickr8k": Reference("flickr8k_local.yaml", (), "hf-ssxai/flickr8k-fusion-ssxai"),  # no Hub copy named here
 }
 
 
-def scorer_config(name: str, recipe: Recipe, result: BenchmarkResult, runs: Path | None) -> ScorerConfig:
-    """The checkpoint's own scorer config if ``runs`` has it, else the recipe's (and the benchmark's fingerprint)."""
-    saved = runs / name / "model" / "scorer" / "config.json" if runs is not None else None
-    if saved is not None and saved.is_file():
-        return ScorerConfig.from_json_file(saved)
+def scorer_config(name: str, recipe: Recipe, result: BenchmarkResult) -> ScorerConfig:
+    """The scorer config the recipe trains, with the classifier fingerprint the benchmark recorded."""
     settings = {
         **recipe.scorer,
         "modality": recipe.modality,
@@ -64,7 +62,7 @@ def recipe_data_name(reference: Reference) -> str:
 def training_info(reference: Reference, recipe: Recipe, result: BenchmarkResult) -> dict[str, object]:
     """The training facts a card lists: datasets, the recipe, each phase's schedule, the test accuracy."""
     info: dict[str, object] = {
-        "datasets": list(reference.datasets),
+        **({"datasets": list(reference.datasets)} if reference.datasets else {}),
         "data": f"the copy described in shared/data/{recipe_data_name(reference)}/README.md (see docs/benchmarks.md)",
         "recipe": f"recipes/configs/{reference.recipe}",
     }
@@ -81,7 +79,6 @@ def training_info(reference: Reference, recipe: Recipe, result: BenchmarkResult)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, help="the folder the recipes trained into (e.g. runs), if present")
     parser.add_argument("--output-dir", type=Path, default=ROOT / "model_cards")
     parser.add_argument("--names", default=",".join(REFERENCES), help="comma-separated reference names")
     args = parser.parse_args()
@@ -89,7 +86,7 @@ def main() -> None:
         reference = REFERENCES[name]
         recipe = load_recipe(ROOT / "recipes" / "configs" / reference.recipe)
         result = BenchmarkResult.from_json(ROOT / "benchmarks" / "results" / name / "results.json")
-        config = scorer_config(name, recipe, result, args.runs)
+        config = scorer_config(name, recipe, result)
         card = render_card(
             config, reference.repo_id, benchmark=result, training_info=training_info(reference, recipe, result)
         )

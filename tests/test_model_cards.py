@@ -1,0 +1,27 @@
+"""model_cards/ holds exactly what the library renders for the reference checkpoints from their benchmark results."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CARDS = sorted(path.parent.name for path in (ROOT / "model_cards").glob("*/README.md"))
+
+
+def test_every_reference_checkpoint_has_a_card():
+    from benchmarks.make_model_cards import REFERENCES
+
+    assert sorted(REFERENCES) == CARDS
+
+
+@pytest.mark.parametrize("name", CARDS)
+def test_the_committed_card_is_the_rendered_one(name, tmp_path, monkeypatch):
+    """Re-render with benchmarks/make_model_cards.py; a difference means the results (or the card template) changed
+    without the cards being regenerated: run `python benchmarks/make_model_cards.py`."""
+    from benchmarks import make_model_cards
+
+    monkeypatch.setattr(sys, "argv", ["make_model_cards.py", "--output-dir", str(tmp_path), "--names", name])
+    make_model_cards.main()
+    rendered = (tmp_path / name / "README.md").read_text(encoding="utf-8")
+    assert rendered == (ROOT / "model_cards" / name / "README.md").read_text(encoding="utf-8")
