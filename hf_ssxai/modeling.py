@@ -15,6 +15,7 @@ Checkpoint layout (see ``docs/hub.md``)::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -58,7 +59,8 @@ from .modalities import get_modality, infer_modality
 from .scorers import build_scorer
 from .targets import check_target, draw_training_classes
 from .training.joint_loss import joint_scorer_loss
-from .training.loss import ScorerLossOutput, scorer_loss
+from .training.loss import ScorerLossOutput, scorer_loss, sharpening_factor
+from .training.ranking_loss import ranking_losses
 
 if TYPE_CHECKING:
     from huggingface_hub import CommitInfo
@@ -77,6 +79,11 @@ PROCESSOR_FILES = {
     "image": ("preprocessor_config.json", AutoImageProcessor),
     "text-image": ("processor_config.json", AutoProcessor),
 }
+
+
+def each_logits(function: Any, logits: Any) -> Any:
+    """``function`` applied to logits, or to each entry of a dict of logits."""
+    return {key: function(value) for key, value in logits.items()} if isinstance(logits, Mapping) else function(logits)
 
 
 def _names_a_local_path(name: str) -> bool:
@@ -222,11 +229,13 @@ class AutoModelWithScorer(nn.Module):
             )
 
         masked_logits = self.modality.masked_logits(self.classifier, classifier_inputs, attributions, feature_mask)
+        factor = sharpening_factor(outputs.logits, config.confidence_floor)
+        sharpen = (lambda logits: logits) if factor is None else (lambda logits: logits * factor)
         # one map per modality (a dict) is trained with the joint loss of eq. 3.5, one map with eq. 3.4
         loss_function = joint_scorer_loss if isinstance(attributions, dict) else scorer_loss
         terms = loss_function(
-            masked_logits,
-            outputs.logits,
+            each_logits(sharpen, masked_logits),
+            sharpen(outputs.logits),
             attributions,
             feature_mask,
             target_class if config.class_conditional else labels,
@@ -236,6 +245,9 @@ class AutoModelWithScorer(nn.Module):
             use_binary_penalty=config.use_binary_penalty,
             use_gamma=config.use_gamma,
         )
+        if config.deletion_weight or config.insertion_weight:
+            reference = target_class if config.class_conditional else self._reference_classes(outputs.logits, labels)
+            terms = self._add_ranking_terms(terms, classifier_inputs, attributions, feature_mask, reference, sharpen)
         return ScorerModelOutput(
             loss=terms.loss,
             logits=outputs.logits,
@@ -244,6 +256,53 @@ class AutoModelWithScorer(nn.Module):
             masked_logits=masked_logits,
             target_class=target_class,
             loss_terms=terms,
+        )
+
+    def _reference_classes(self, logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The class the order terms train against: the label with ``target="label"``, else the prediction."""
+        if self.scorer_config.target == "label" and labels is not None:
+            return check_target(labels.view(-1), len(logits), logits.shape[-1], logits.device, "labels")
+        return logits.argmax(dim=-1)
+
+    def _add_ranking_terms(
+        self,
+        terms: ScorerLossOutput,
+        inputs: dict[str, Any],
+        attributions: Any,
+        feature_mask: Any,
+        classes: torch.Tensor,
+        sharpen: Any,
+    ) -> ScorerLossOutput:
+        """Add the order terms (:mod:`~hf_ssxai.training.ranking_loss`) to the loss: per map, and for one map per
+        modality per modality, the other modalities kept whole (as the per-modality metrics measure)."""
+        config = self.scorer_config
+        maskable, forward_kwargs = self.modality.split_inputs(self.classifier, inputs)
+
+        def logits_keeping(keep: Any) -> torch.Tensor:
+            masked = self.modality.apply_scores(maskable, keep, feature_mask)
+            return sharpen(self.modality.forward_from_maskable(self.classifier, masked, forward_kwargs))
+
+        maps = attributions if isinstance(attributions, Mapping) else {None: attributions}
+        total = deletion = insertion = 0
+        for name, scores in maps.items():
+            if name is None:
+                run, mask = logits_keeping, feature_mask
+            else:
+                whole = {other: torch.ones_like(m, dtype=scores.dtype) for other, m in feature_mask.items()}
+                run, mask = (lambda keep, name=name, whole=whole: logits_keeping({**whole, name: keep})), feature_mask[
+                    name
+                ]
+            weighted, deleted, inserted = ranking_losses(
+                run,
+                scores,
+                mask,
+                classes,
+                deletion_weight=config.deletion_weight,
+                insertion_weight=config.insertion_weight,
+            )
+            total, deletion, insertion = total + weighted, deletion + deleted, insertion + inserted
+        return dataclasses.replace(
+            terms, loss=terms.loss + total.mean(), deletion_loss=deletion, insertion_loss=insertion
         )
 
     def _classes_to_explain(self, logits: torch.Tensor, labels: torch.Tensor | None, for_loss: bool) -> torch.Tensor:

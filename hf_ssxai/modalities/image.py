@@ -19,6 +19,8 @@ from ..errors import InvalidInputError, UnsupportedClassifierError
 from .base import Modality
 
 PROBE_SIDE = 64
+#: layers of a ViT-like classifier the U-Net decoder reads by default: this many, evenly spaced, ending with the last
+UNET_VIT_LAYERS = 4
 
 
 def _as_pair(value: Any) -> tuple[int, int] | None:
@@ -42,6 +44,8 @@ class ImageModality(Modality):
             )
 
     def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
+        if config.hidden_state_layers is None and config.image_decoder == "unet":
+            config.hidden_state_layers = self.unet_layers(self.probe_hidden_states(classifier, config))
         super().attach(classifier, config, processor)
         config.input_channels = self._num_channels(classifier)
 
@@ -59,6 +63,15 @@ class ImageModality(Modality):
         for index, state in enumerate(hidden_states):
             deepest[tuple(state.shape[2:]) if state.dim() == 4 else ()] = index
         return sorted(deepest.values())
+
+    def unet_layers(self, hidden_states: tuple[torch.Tensor, ...]) -> list[int]:
+        """The U-Net decoder's default: for patch tokens, :data:`UNET_VIT_LAYERS` layers evenly spaced and ending
+        with the last (the thesis' skips from intermediate ViT layers); for feature maps, as :meth:`default_layers`."""
+        if any(state.dim() == 4 for state in hidden_states):
+            return self.default_layers(hidden_states)
+        last = len(hidden_states) - 1
+        count = min(UNET_VIT_LAYERS, last)
+        return sorted({round(last - step * last / count) for step in range(count)})
 
     def hidden_width(self, hidden_state: torch.Tensor) -> int:
         return hidden_state.shape[1] if hidden_state.dim() == 4 else hidden_state.shape[-1]
