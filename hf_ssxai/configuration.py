@@ -17,6 +17,8 @@ from .schema import check_keys
 C = TypeVar("C", bound=PreTrainedConfig)
 
 TARGETS = ("label", "prediction", "distribution")
+HEAD_NORMALIZATIONS = ("layer", "batch")
+IMAGE_DECODERS = ("bilinear", "unet")
 #: keys every transformers config may carry (a saved config.json holds some of them)
 _GENERIC_CONFIG_KEYS = frozenset(PreTrainedConfig().to_dict()) | {"model_type"}
 
@@ -39,6 +41,25 @@ class ScorerConfig(PreTrainedConfig):
             modality, ``{"text": [...], "image": [...]}``, indexing that modality's encoder.
         use_relu, use_sigmoid, use_rescale: the head, logit -> ReLU -> sigmoid -> min-max over valid
             features. Each step can be switched off for the ablation of the thesis (tables 5.10, 5.11).
+        head_normalization: a normalization between the ReLU and the sigmoid, as in the thesis' reference code:
+            ``"layer"`` standardizes each map over its valid features (the reference code's LayerNorm for text),
+            ``"batch"`` over the valid features of the whole batch with running statistics at inference (its
+            BatchNorm for images); both with a learned scale and shift. ``None`` (default): no normalization.
+            Text-image scorers may take one value per modality, ``{"text": "layer", "image": "batch"}``.
+        image_decoder: ``"bilinear"``: feature maps of one resolution (all layers of a ViT) are merged at that
+            level and levels are joined by bilinear upsampling. ``"unet"``: the thesis' decoder (section 4.4):
+            levels are joined by transposed convolutions, and selected ViT layers become skips at successively
+            finer levels, the deepest at the patch grid.
+        pixel_skip: the image decoder also reads the input pixels through a narrow convolution at full
+            resolution. The thesis (section 3.2) argues against it: the scorer can then follow the image instead
+            of the classifier.
+        confidence_floor: the task terms see each sample's logits sharpened (one temperature per sample, no
+            prediction changes) so that the full input's top probability is at least this; 0 switches it off.
+            Without it, a classifier that is right but under-confident gives a task loss that masking barely moves,
+            and the penalties collapse the map (see :func:`hf_ssxai.losses.loss.sharpening_factor`).
+        deletion_weight, insertion_weight: weights of the order terms (see
+            :mod:`hf_ssxai.losses.ranking_loss`): with the top q of the map removed the class must be lost, with
+            only the top q kept it must stay, q drawn per sample. 0 switches a term off (no extra forward).
         use_magnitude_penalty: the ``mean(S)^2`` penalty that keeps maps small.
         use_binary_penalty: the ``mean((S(1-S))^2)`` penalty that pushes maps towards a binary mask.
         use_gamma: self-calibration of both penalties by ``gamma = min(1, 1/max(delta, 0))``; off means
@@ -68,9 +89,15 @@ class ScorerConfig(PreTrainedConfig):
     use_relu: bool = True
     use_sigmoid: bool = True
     use_rescale: bool = True
+    head_normalization: str | dict[str, str | None] | None = None
+    image_decoder: str = "bilinear"
+    pixel_skip: bool = True
     use_magnitude_penalty: bool = True
     use_binary_penalty: bool = True
     use_gamma: bool = True
+    confidence_floor: float = 0.0
+    deletion_weight: float = 0.0
+    insertion_weight: float = 0.0
     target: str = "label"
     class_conditional: bool = False
     base_model_name_or_path: str | None = None
@@ -79,6 +106,23 @@ class ScorerConfig(PreTrainedConfig):
     classifier_hidden_sizes: list[int] | dict[str, list[int]] | None = None
     input_channels: int | None = None
     special_token_ids: list[int] | None = None
+
+    @classmethod
+    def thesis(cls, modality: str, **overrides: Any) -> ScorerConfig:
+        """The scorer of the thesis' reference code for a registered ``modality`` (e.g. ``"text"``, ``"image"``).
+
+        Each modality declares what its reference scorer did (``Modality.thesis_options``): the text head
+        normalizes between the ReLU and the sigmoid with a LayerNorm, the image head with a BatchNorm, and the image
+        scorer is the section 4.4 decoder (several ViT layers as skips, transposed convolutions, no input pixels).
+        Everything else is this library's default; ``overrides`` change any field. (The thesis trained it with
+        AdamW at learning rate 2e-4 for up to 5 epochs with early stopping: training settings, not scorer ones.)
+        """
+        if modality not in MODALITY_REGISTRY:
+            raise ConfigError(
+                f"ScorerConfig.thesis needs a registered modality ({', '.join(MODALITY_REGISTRY)}), got "
+                f"{modality!r}{nearest(str(modality), list(MODALITY_REGISTRY))}."
+            )
+        return cls(**{"modality": modality, **MODALITY_REGISTRY[modality].thesis_options, **overrides})
 
     def validate_choices(self) -> None:
         """Refuse values that would only fail later, deep inside training, and names that are no field."""
@@ -96,6 +140,24 @@ class ScorerConfig(PreTrainedConfig):
             )
         if self.target not in TARGETS:
             raise ConfigError(f"ScorerConfig.target must be one of {TARGETS}, got {self.target!r}.")
+        norms = self.head_normalization
+        for norm in norms.values() if isinstance(norms, dict) else [norms]:
+            if norm is not None and norm not in HEAD_NORMALIZATIONS:
+                raise ConfigError(
+                    f"ScorerConfig.head_normalization must be one of {HEAD_NORMALIZATIONS} or None (or one per "
+                    f"modality in a dict), got {norms!r}."
+                )
+        if self.image_decoder not in IMAGE_DECODERS:
+            raise ConfigError(
+                f"ScorerConfig.image_decoder must be one of {IMAGE_DECODERS}, got {self.image_decoder!r}."
+            )
+        for name in ("deletion_weight", "insertion_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ConfigError(f"ScorerConfig.{name} must be a number >= 0, got {value!r}.")
+        floor = self.confidence_floor
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor < 1:
+            raise ConfigError(f"ScorerConfig.confidence_floor must lie in [0, 1), got {floor!r}.")
         if self.class_conditional and self.target == "distribution":
             raise ConfigError(
                 "ScorerConfig.class_conditional needs target='label' or 'prediction': the 'distribution' target "

@@ -15,6 +15,7 @@ Checkpoint layout (see ``docs/hub.md``)::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -48,8 +49,8 @@ from .errors import (
     SSXAIError,
     UnsafeCheckpointError,
 )
-from .losses import ScorerLossOutput, joint_scorer_loss, scorer_loss
-from .modalities import Modality, get_modality, infer_modality
+from .losses import ScorerLossOutput, joint_scorer_loss, order_terms, scorer_loss, sharpening_factor
+from .modalities import Modality, each_map, get_modality, infer_modality
 from .model_card import CardBenchmark, hub_repo_id, render_model_card
 from .targets import check_target, draw_training_classes
 
@@ -204,11 +205,13 @@ class AutoModelWithScorer(nn.Module):
             )
 
         masked_logits = self.modality.masked_logits(self.classifier, classifier_inputs, attributions, feature_mask)
+        factor = sharpening_factor(outputs.logits, config.confidence_floor)
+        sharpen = (lambda logits: logits) if factor is None else (lambda logits: logits * factor)
         # one map per modality (a dict) is trained with the joint loss of eq. 3.5, one map with eq. 3.4
         loss_function = joint_scorer_loss if isinstance(attributions, dict) else scorer_loss
         terms = loss_function(
-            masked_logits,
-            outputs.logits,
+            each_map(sharpen, masked_logits),
+            sharpen(outputs.logits),
             attributions,
             feature_mask,
             target_class if config.class_conditional else labels,
@@ -218,6 +221,25 @@ class AutoModelWithScorer(nn.Module):
             use_binary_penalty=config.use_binary_penalty,
             use_gamma=config.use_gamma,
         )
+        if config.deletion_weight or config.insertion_weight:
+            reference = target_class if config.class_conditional else self._reference_classes(outputs.logits, labels)
+            maskable, forward_kwargs = self.modality.split_inputs(self.classifier, classifier_inputs)
+
+            def logits_keeping(keep: Any) -> torch.Tensor:
+                masked = self.modality.apply_scores(maskable, keep, feature_mask)
+                return sharpen(self.modality.forward_from_maskable(self.classifier, masked, forward_kwargs))
+
+            total, deletion, insertion = order_terms(
+                logits_keeping,
+                attributions,
+                feature_mask,
+                reference,
+                deletion_weight=config.deletion_weight,
+                insertion_weight=config.insertion_weight,
+            )
+            terms = dataclasses.replace(
+                terms, loss=terms.loss + total.mean(), deletion_loss=deletion, insertion_loss=insertion
+            )
         return ScorerModelOutput(
             loss=terms.loss,
             logits=outputs.logits,
@@ -227,6 +249,12 @@ class AutoModelWithScorer(nn.Module):
             target_class=target_class,
             loss_terms=terms,
         )
+
+    def _reference_classes(self, logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The class the order terms train against: the label with ``target="label"``, else the prediction."""
+        if self.scorer_config.target == "label" and labels is not None:
+            return check_target(labels.view(-1), len(logits), logits.shape[-1], logits.device, "labels")
+        return logits.argmax(dim=-1)
 
     def _classes_to_explain(self, logits: torch.Tensor, labels: torch.Tensor | None, for_loss: bool) -> torch.Tensor:
         """The classes a class-conditional scorer explains when none were asked for: the prediction; for the loss,

@@ -11,6 +11,7 @@ the penalties step back; once the masked input is nearly as good as the full one
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -32,12 +33,37 @@ class ScorerLossOutput(ModelOutput):
     binary_penalty: torch.Tensor | None = None
     mean_score: torch.Tensor | None = None
     binariness: torch.Tensor | None = None
+    deletion_loss: torch.Tensor | None = None
+    insertion_loss: torch.Tensor | None = None
 
 
 def calibration_weight(delta: torch.Tensor) -> torch.Tensor:
     """gamma = min(1, 1 / max(delta, 0)): 1 for delta <= 1, 1/delta above. Carries no gradient."""
     delta = delta.detach()
     return torch.where(delta > 1, 1.0 / delta.clamp(min=1.0), torch.ones_like(delta))
+
+
+#: the most a sample's logits are ever sharpened by :func:`sharpening_factor`
+MAX_SHARPENING = 100.0
+
+
+def sharpening_factor(full_logits: torch.Tensor, confidence_floor: float) -> torch.Tensor | None:
+    """Per-sample factor ``k >= 1`` (``[batch, 1]``, no gradient) that lifts the full input's top probability to
+    about ``confidence_floor`` when it is lower; None when the floor is off (0).
+
+    The task term of eq. 3.4 is on the scale of the classifier's logits. An under-confident classifier (right, but
+    at probabilities near 0.55) changes its loss by a few hundredths whatever is masked, so the penalties, whose
+    scale is fixed, win: the map shrinks onto whatever token the scorer started with. Multiplying the full and the
+    masked logits of a sample by the same k (a temperature, so no prediction changes) restores the balance that a
+    confident classifier has. Samples already at the floor keep k = 1.
+    """
+    if not confidence_floor:
+        return None
+    log_p = torch.log_softmax(full_logits.detach().float(), dim=-1)
+    top = log_p.max(dim=-1).values
+    margin = top - torch.log1p(-top.exp().clamp(max=1 - 1e-7))  # log(p / (1 - p)) of the top class
+    wanted = math.log(confidence_floor / (1 - confidence_floor))
+    return (wanted / margin.clamp(min=1e-6)).clamp(min=1.0, max=MAX_SHARPENING).unsqueeze(-1)
 
 
 def masked_mean(values: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:

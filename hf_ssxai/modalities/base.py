@@ -106,6 +106,8 @@ class Modality(ABC):
     dataset_format: str | None = "torch"
     #: whether prepared inputs are padded to one length (``max_length``), which then travels with the processor
     pads_to_max_length: bool = False
+    #: the ScorerConfig fields of the thesis' reference scorer for this modality (:meth:`ScorerConfig.thesis`)
+    thesis_options: dict[str, Any] = {}
 
     @property
     def parts(self) -> dict[str, Modality]:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from datasets import Dataset
 
 PROBE_SIDE = 64
+#: layers of a ViT-like classifier the U-Net decoder reads by default: this many, evenly spaced, ending with the last
+UNET_VIT_LAYERS = 4
 
 
 def image_mode(processor: Any) -> str:
@@ -71,6 +73,8 @@ class ImageModality(SingleModality):
     processor_attribute = "image_processor"
     processor_description = "an image processor"
     input_description = "image (PIL image or path)"
+    #: the reference code's image scorer: BatchNorm in the head, the section 4.4 decoder, no input pixels
+    thesis_options = {"head_normalization": "batch", "image_decoder": "unet", "pixel_skip": False}
     card = ModalityCard(
         scorer_kind="a U-Net-like convolutional decoder from the classifier's spatial hidden states to pixels",
         feature="pixel",
@@ -92,6 +96,8 @@ class ImageModality(SingleModality):
             )
 
     def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
+        if config.hidden_state_layers is None and config.image_decoder == "unet":
+            config.hidden_state_layers = self.unet_layers(self.probe_hidden_states(classifier, config))
         super().attach(classifier, config, processor)
         config.input_channels = self._num_channels(classifier)
 
@@ -109,6 +115,15 @@ class ImageModality(SingleModality):
         for index, state in enumerate(hidden_states):
             deepest[tuple(state.shape[2:]) if state.dim() == 4 else ()] = index
         return sorted(deepest.values())
+
+    def unet_layers(self, hidden_states: tuple[torch.Tensor, ...]) -> list[int]:
+        """The U-Net decoder's default: for patch tokens, :data:`UNET_VIT_LAYERS` layers evenly spaced and ending
+        with the last (the thesis' skips from intermediate ViT layers); for feature maps, as :meth:`default_layers`."""
+        if any(state.dim() == 4 for state in hidden_states):
+            return self.default_layers(hidden_states)
+        last = len(hidden_states) - 1
+        count = min(UNET_VIT_LAYERS, last)
+        return sorted({round(last - step * last / count) for step in range(count)})
 
     def hidden_width(self, hidden_state: torch.Tensor) -> int:
         return hidden_state.shape[1] if hidden_state.dim() == 4 else hidden_state.shape[-1]

@@ -25,6 +25,15 @@ class MultimodalModality(Modality):
     def parts(self) -> dict[str, Modality]:
         return self.part_modalities
 
+    @property
+    def thesis_options(self) -> dict[str, Any]:
+        """The parts' thesis options; the head normalization, which differs between parts, one per part."""
+        options = {key: value for part in self.parts.values() for key, value in part.thesis_options.items()}
+        options["head_normalization"] = {
+            name: part.thesis_options.get("head_normalization") for name, part in self.parts.items()
+        }
+        return options
+
     # ---------------------------------------------------------------- the scorer
     def build_scorer(self, config: ScorerConfig) -> nn.Module:
         """One scorer per part, each built by its modality from the part's slice of the config."""

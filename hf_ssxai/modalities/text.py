@@ -91,6 +91,8 @@ class TextModality(SingleModality):
     processor_description = "a tokenizer"
     input_description = "text"
     dataset_format = None  # token lists of different lengths, padded per batch
+    #: the reference code's text scorer normalizes its logits with a LayerNorm over the sequence
+    thesis_options = {"head_normalization": "layer"}
     card = ModalityCard(
         scorer_kind="a few self-attention layers over the classifier's token hidden states",
         feature="token",

@@ -65,6 +65,44 @@ def start_alive(to_logit: nn.Linear | nn.Conv2d) -> None:
     nn.init.constant_(to_logit.bias, INITIAL_LOGIT)
 
 
+class MaskedNorm(nn.Module):
+    """Standardize scores over valid features, then a learned scale and shift (one each, as a 1-channel norm).
+
+    ``per_sample=True`` standardizes each map on its own (a LayerNorm over the map); ``False`` uses the valid
+    features of the whole batch while training and running statistics at inference (a BatchNorm over the map).
+    Features that are not valid never enter the statistics.
+    """
+
+    def __init__(self, per_sample: bool, momentum: float = 0.1, eps: float = 1e-5):
+        super().__init__()
+        self.per_sample = per_sample
+        self.momentum = momentum
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(()))
+        self.bias = nn.Parameter(torch.zeros(()))
+        if not per_sample:
+            self.register_buffer("running_mean", torch.zeros(()))
+            self.register_buffer("running_var", torch.ones(()))
+
+    def forward(self, values: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
+        mask = feature_mask.to(values.dtype)
+        if self.per_sample:
+            dims = tuple(range(1, values.dim()))
+            count = mask.sum(dim=dims, keepdim=True).clamp(min=1.0)
+            mean = (values * mask).sum(dim=dims, keepdim=True) / count
+            var = ((values - mean).square() * mask).sum(dim=dims, keepdim=True) / count
+        elif self.training:
+            count = mask.sum().clamp(min=1.0)
+            mean = (values * mask).sum() / count
+            var = ((values - mean).square() * mask).sum() / count
+            with torch.no_grad():
+                self.running_mean.lerp_(mean.detach(), self.momentum)
+                self.running_var.lerp_(var.detach() * count / (count - 1).clamp(min=1.0), self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (values - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+
 class ScorerHead(nn.Module):
     """Turns per-feature logits into scores, switch by switch."""
 
@@ -73,11 +111,14 @@ class ScorerHead(nn.Module):
         self.use_relu = config.use_relu
         self.use_sigmoid = config.use_sigmoid
         self.use_rescale = config.use_rescale
+        self.norm = MaskedNorm(per_sample=config.head_normalization == "layer") if config.head_normalization else None
 
     def forward(self, logits: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
         scores = logits.float()
         if self.use_relu:
             scores = torch.relu(keep_top_alive(scores, feature_mask))
+        if self.norm is not None:
+            scores = self.norm(scores, feature_mask)
         if self.use_sigmoid:
             scores = torch.sigmoid(scores)
         if self.use_rescale:

@@ -17,6 +17,8 @@ def part_config(config: ScorerConfig, modality: str) -> ScorerConfig:
     part.modality = modality
     part.hidden_state_layers = config.hidden_state_layers[modality]
     part.classifier_hidden_sizes = config.classifier_hidden_sizes[modality]
+    if isinstance(config.head_normalization, dict):
+        part.head_normalization = config.head_normalization.get(modality)
     return part
 
 

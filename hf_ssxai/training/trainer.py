@@ -32,6 +32,12 @@ TRAINER_STATE_NAME = "trainer_state.json"
 
 #: per-sample loss terms logged during training (averaged over the logging interval)
 LOGGED_TERMS = ("task_loss", "delta", "gamma", "mean_score", "binariness")
+#: a classifier whose mean top probability on the training inputs is below this is under-confident (see the warning)
+UNDER_CONFIDENT = 0.65
+#: a scorer gradient norm below this means the maps no longer move (see the warning)
+VANISHED_GRADIENT = 1e-6
+#: logged too when the scorer trains them (the order terms of ScorerConfig.deletion_weight / insertion_weight)
+OPTIONAL_LOGGED_TERMS = ("deletion_loss", "insertion_loss")
 #: columns of the per-sample statistics returned by ``prediction_step``
 EVAL_COLUMNS = ("masked_prediction", "prediction", *LOGGED_TERMS)
 
@@ -108,6 +114,7 @@ class ScorerTrainer(Trainer):
         kwargs.setdefault("compute_metrics", masked_prediction_metrics)
         super().__init__(model, *args, **kwargs)
         self._logged_terms: dict[str, list[torch.Tensor]] = defaultdict(list)
+        self._warned: set[str] = set()
 
     def _set_signature_columns_if_needed(self) -> None:
         """Keep the dataset columns the *classifier* accepts (plus labels and the modality's extras)."""
@@ -146,8 +153,12 @@ class ScorerTrainer(Trainer):
                 "rate, or train in float32 instead of half precision."
             )
         if model.training:
-            for name in LOGGED_TERMS:
-                self._logged_terms[name].append(getattr(outputs.loss_terms, name).mean().detach())
+            confidence = outputs.logits.detach().float().softmax(dim=-1).amax(dim=-1)
+            self._logged_terms["confidence"].append(confidence.mean())
+            for name in LOGGED_TERMS + OPTIONAL_LOGGED_TERMS:
+                value = getattr(outputs.loss_terms, name)
+                if value is not None:
+                    self._logged_terms[name].append(value.mean().detach())
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -157,7 +168,40 @@ class ScorerTrainer(Trainer):
             means = self.accelerator.reduce(means, reduction="mean")
             logs.update({name: round(float(v), 4) for name, v in zip(self._logged_terms, means, strict=True)})
             self._logged_terms.clear()
+            self._warn_about_weak_signal(logs)
         super().log(logs, start_time)
+
+    def _warn_about_weak_signal(self, logs: dict[str, float]) -> None:
+        """Say once, with cause and remedy, when the scorer cannot learn: an under-confident classifier without the
+        confidence floor, or a gradient that has vanished (the maps collapsed)."""
+        config = self.accelerator.unwrap_model(self.model).scorer_config
+        confidence, gradient = logs.get("confidence"), logs.get("grad_norm")
+        if (
+            "under_confident" not in self._warned
+            and confidence is not None
+            and confidence < UNDER_CONFIDENT
+            and config.confidence_floor < UNDER_CONFIDENT
+        ):
+            self._warned.add("under_confident")
+            logger.warning(
+                "The classifier is under-confident on the training inputs (mean probability of its prediction "
+                "%.3f): masking the evidence barely changes its loss, so the penalties outweigh the task and the "
+                "scorer's maps shrink onto arbitrary features. Set ScorerConfig(confidence_floor=0.9), which "
+                "sharpens the logits the loss sees (predictions unchanged), or fine-tune the classifier further.",
+                confidence,
+            )
+        if "vanished" not in self._warned and gradient is not None and gradient < VANISHED_GRADIENT:
+            self._warned.add("vanished")
+            logger.warning(
+                "The scorer's gradient has vanished (norm %.2g at step %d; mean score %s, binariness %s): its maps "
+                "are constant or hold a single feature, and training no longer moves them. Check that the "
+                "classifier is confident on the training data (else set ScorerConfig(confidence_floor=0.9)), and "
+                "lower the learning rate if the maps collapsed early.",
+                gradient,
+                self.state.global_step,
+                logs.get("mean_score"),
+                logs.get("binariness"),
+            )
 
     def prediction_step(
         self,
