@@ -50,6 +50,10 @@ class ScorerConfig(PreTrainedConfig):
             level and levels are joined by bilinear upsampling. ``"unet"``: the thesis' decoder (section 4.4):
             levels are joined by transposed convolutions, and selected ViT layers become skips at successively
             finer levels, the deepest at the patch grid.
+        unet_skip_levels: for the U-Net decoder, how many doublings finer than its own resolution each selected
+            hidden state joins the decoder (0 for feature maps; ViT layers, which share one resolution, spread over
+            finer levels, the deepest at 0); filled when attaching. Levels finer than the classifier's own halve
+            the decoder's width per doubling.
         pixel_skip: the image decoder also reads the input pixels through a narrow convolution at full
             resolution. The thesis (section 3.2) argues against it: the scorer can then follow the image instead
             of the classifier.
@@ -91,6 +95,7 @@ class ScorerConfig(PreTrainedConfig):
     use_rescale: bool = True
     head_normalization: str | dict[str, str | None] | None = None
     image_decoder: str = "bilinear"
+    unet_skip_levels: list[int] | None = None
     pixel_skip: bool = True
     use_magnitude_penalty: bool = True
     use_binary_penalty: bool = True

@@ -62,6 +62,17 @@ def _as_pair(value: Any) -> tuple[int, int] | None:
     return None
 
 
+def unet_skip_levels(is_feature_map: list[bool]) -> list[int]:
+    """Doublings finer than its own resolution at which each selected hidden state joins the U-Net decoder: feature
+    maps at their own (0); patch tokens, which share one resolution, spread out, the last (deepest) at 0 and each
+    earlier one a level finer."""
+    tokens = [index for index, is_map in enumerate(is_feature_map) if not is_map]
+    levels = [0] * len(is_feature_map)
+    for rank, index in enumerate(reversed(tokens)):
+        levels[index] = rank
+    return levels
+
+
 class ImageModality(SingleModality):
     name = "image"
     main_input = "pixel_values"
@@ -96,8 +107,13 @@ class ImageModality(SingleModality):
             )
 
     def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
-        if config.hidden_state_layers is None and config.image_decoder == "unet":
-            config.hidden_state_layers = self.unet_layers(self.probe_hidden_states(classifier, config))
+        if config.image_decoder == "unet":
+            states = self.probe_hidden_states(classifier, config)
+            if config.hidden_state_layers is None:
+                config.hidden_state_layers = self.unet_layers(states)
+            if config.unet_skip_levels is None:
+                selected = self.select(states, config.hidden_state_layers)
+                config.unet_skip_levels = unet_skip_levels([state.dim() == 4 for state in selected])
         super().attach(classifier, config, processor)
         config.input_channels = self._num_channels(classifier)
 

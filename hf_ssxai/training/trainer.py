@@ -34,8 +34,8 @@ TRAINER_STATE_NAME = "trainer_state.json"
 LOGGED_TERMS = ("task_loss", "delta", "gamma", "mean_score", "binariness")
 #: a classifier whose mean top probability on the training inputs is below this is under-confident (see the warning)
 UNDER_CONFIDENT = 0.65
-#: a scorer gradient norm below this means the maps no longer move (see the warning)
-VANISHED_GRADIENT = 1e-6
+#: when at least this share of a logging window's maps keep a single feature, the maps have collapsed (see the warning)
+COLLAPSED = 0.9
 #: logged too when the scorer trains them (the order terms of ScorerConfig.deletion_weight / insertion_weight)
 OPTIONAL_LOGGED_TERMS = ("deletion_loss", "insertion_loss")
 #: columns of the per-sample statistics returned by ``prediction_step``
@@ -58,6 +58,19 @@ def masked_prediction_metrics(eval_prediction: EvalPrediction) -> dict[str, floa
         metrics["accuracy"] = float(np.mean(column["prediction"] == labels))
     metrics.update({name: float(np.mean(column[name])) for name in LOGGED_TERMS})
     return metrics
+
+
+def collapsed_share(attributions: Any, feature_mask: Any) -> torch.Tensor:
+    """Share of the samples whose map keeps at most one of its (three or more) valid features; for one map per
+    modality, the mean over the modalities. Such a map passes no gradient back through the head."""
+    maps = attributions if isinstance(attributions, dict) else {"": attributions}
+    masks = feature_mask if isinstance(feature_mask, dict) else {"": feature_mask}
+    shares = []
+    for name, scores in maps.items():
+        mask = masks[name].flatten(1)
+        kept = ((scores.detach().flatten(1) > 0) & mask).sum(dim=1)
+        shares.append(((kept <= 1) & (mask.sum(dim=1) >= 3)).float().mean())
+    return torch.stack(shares).mean()
 
 
 def checkpoint_problem(folder: str | os.PathLike) -> str | None:
@@ -155,6 +168,7 @@ class ScorerTrainer(Trainer):
         if model.training:
             confidence = outputs.logits.detach().float().softmax(dim=-1).amax(dim=-1)
             self._logged_terms["confidence"].append(confidence.mean())
+            self._logged_terms["collapsed"].append(collapsed_share(outputs.attributions, outputs.feature_mask))
             for name in LOGGED_TERMS + OPTIONAL_LOGGED_TERMS:
                 value = getattr(outputs.loss_terms, name)
                 if value is not None:
@@ -173,9 +187,9 @@ class ScorerTrainer(Trainer):
 
     def _warn_about_weak_signal(self, logs: dict[str, float]) -> None:
         """Say once, with cause and remedy, when the scorer cannot learn: an under-confident classifier without the
-        confidence floor, or a gradient that has vanished (the maps collapsed)."""
+        confidence floor, or maps that collapsed onto a single feature (their gradient is zero)."""
         config = self.accelerator.unwrap_model(self.model).scorer_config
-        confidence, gradient = logs.get("confidence"), logs.get("grad_norm")
+        confidence = logs.get("confidence")
         if (
             "under_confident" not in self._warned
             and confidence is not None
@@ -190,14 +204,16 @@ class ScorerTrainer(Trainer):
                 "sharpens the logits the loss sees (predictions unchanged), or fine-tune the classifier further.",
                 confidence,
             )
-        if "vanished" not in self._warned and gradient is not None and gradient < VANISHED_GRADIENT:
-            self._warned.add("vanished")
+        collapsed = logs.get("collapsed")
+        if "collapsed" not in self._warned and collapsed is not None and collapsed >= COLLAPSED:
+            self._warned.add("collapsed")
             logger.warning(
-                "The scorer's gradient has vanished (norm %.2g at step %d; mean score %s, binariness %s): its maps "
-                "are constant or hold a single feature, and training no longer moves them. Check that the "
-                "classifier is confident on the training data (else set ScorerConfig(confidence_floor=0.9)), and "
-                "lower the learning rate if the maps collapsed early.",
-                gradient,
+                "The scorer's maps have collapsed: %.0f%% of the maps since the last log keep a single feature "
+                "(step %d; mean score %s, binariness %s). A one-feature map passes no gradient back to the scorer, so "
+                "training can no longer move it. If the classifier is under-confident set "
+                "ScorerConfig(confidence_floor=0.9); otherwise lower the learning rate, which let the penalties "
+                "switch every other feature off.",
+                100 * collapsed,
                 self.state.global_step,
                 logs.get("mean_score"),
                 logs.get("binariness"),
