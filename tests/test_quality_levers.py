@@ -14,14 +14,18 @@ from hf_ssxai.scorers.head import MaskedNorm
 from tests.helpers import tiny_image_classifier
 
 
-def test_top_fraction_masks_keep_the_top_valid_features_and_pass_the_gradient_straight_through():
+def test_top_fraction_masks_keep_the_top_valid_features_and_pass_an_order_only_gradient():
     scores = torch.tensor([[0.9, 0.1, 0.5, 0.7, 0.3, 0.0], [0.2, 0.8, 0.4, 0.0, 0.0, 0.6]], requires_grad=True)
     valid = torch.tensor([[True, True, True, True, True, False], [True, True, True, True, False, True]])
     masks = top_fraction_masks(scores, valid, torch.tensor([0.4, 0.6]))
     # 40 % of 5 valid features = 2 (0.9, 0.7); 60 % of 5 = 3 (0.8, 0.6, 0.4)
     assert masks.tolist() == [[1, 0, 0, 1, 0, 0], [0, 1, 1, 0, 0, 1]]
     (masks * torch.arange(6.0)).sum().backward()
-    assert torch.equal(scores.grad, torch.arange(6.0).expand(2, 6)), "d mask / d score must be 1 (straight through)"
+    # straight through, centred over the valid features: the map's mean gets no gradient, invalid features none
+    expected = torch.tensor([[0.0, 1, 2, 3, 4, 0], [0, 1, 2, 3, 0, 5]])
+    expected = (expected - expected.sum(1, keepdim=True) / 5) * valid
+    assert torch.allclose(scores.grad, expected)
+    assert torch.allclose(scores.grad.sum(dim=1), torch.zeros(2), atol=1e-6)
 
 
 def test_top_fraction_masks_always_keep_one_and_remove_one_feature():
