@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -13,6 +13,10 @@ from ..configuration import ScorerConfig
 from ..errors import InvalidInputError
 from ..scorers import MultimodalScorer
 from .base import Masking, Modality
+from .evidence import AUTO
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 
 class MultimodalModality(Modality):
@@ -75,6 +79,65 @@ class MultimodalModality(Modality):
     def masking_hooks(self, classifier: nn.Module, masked: Masking, config: ScorerConfig) -> list[Any]:
         """Every part is masked where its own modality masks it, drawn independently."""
         return [handle for part in self.parts.values() for handle in part.masking_hooks(classifier, masked, config)]
+
+    # ---------------------------------------------------------------- evidence, part by part
+    def evidence_columns(self, column: Any) -> dict[str, str]:
+        """``column`` as a dict part -> evidence column, or :class:`InvalidInputError` saying how to give it."""
+        if not isinstance(column, Mapping) or any(name not in self.parts for name in column):
+            example = ", ".join(f"{name!r}: 'evidence_{name}'" for name in self.parts)
+            raise InvalidInputError(
+                f"{self.description.capitalize()} model takes evidence_column as a dict per modality, e.g. "
+                f"{{{example}}}; got {column!r}."
+            )
+        return dict(column)
+
+    def encode_evidence(
+        self,
+        dataset: Dataset,
+        column: Any,
+        processor: Any,
+        *,
+        max_length: int | None,
+        evidence_format: Any = AUTO,
+        row_ids: Sequence[int] | None = None,
+    ) -> Dataset:
+        """Each part's evidence column encoded by that part with its own processor; ``evidence_format`` is one
+        format for every part or a dict part -> format."""
+        columns = self.evidence_columns(column)
+        formats = evidence_format if isinstance(evidence_format, Mapping) else dict.fromkeys(columns, evidence_format)
+        for name, part_column in columns.items():
+            part = self.parts[name]
+            dataset = part.encode_evidence(
+                dataset,
+                part_column,
+                self.part_processor(processor, part),
+                max_length=max_length,
+                evidence_format=formats.get(name, AUTO),
+                row_ids=row_ids,
+            )
+        return dataset
+
+    def evidence_mask(
+        self,
+        rows: Mapping[str, Any],
+        column: Any,
+        feature_mask: Any,
+        processor: Any,
+        main_input: str,
+        row_ids: Sequence[int],
+    ) -> dict[str, torch.Tensor]:
+        """One evidence mask per part named in ``column`` (a dict part -> column), each read by its part."""
+        return {
+            name: self.parts[name].evidence_mask(
+                rows,
+                part_column,
+                feature_mask[name],
+                self.part_processor(processor, self.parts[name]),
+                getattr(self.parts[name], "main_input", main_input),
+                row_ids,
+            )
+            for name, part_column in self.evidence_columns(column).items()
+        }
 
     # ---------------------------------------------------------------- the pipeline
     def input_length_limit(self, processor: Any, classifier_config: Any) -> int | None:
