@@ -16,7 +16,7 @@ from transformers import AutoTokenizer
 from hf_ssxai import InvalidInputError, evidence_masks, run_benchmark
 from hf_ssxai.benchmark import prepare_dataset
 from hf_ssxai.cli import main
-from hf_ssxai.modalities import ImageModality, TextModality
+from hf_ssxai.modalities import EvidenceReading, ImageModality, TextModality
 from tests.checkpoint_helpers import tiny_image_model, tiny_text_model
 
 TEXT = TextModality()
@@ -33,10 +33,8 @@ def wordpiece():
 
 
 def masks(values, tokenizer, texts=(SENTENCE,), evidence_format="auto", max_length=None):
-    found, cut = TEXT.evidence_to_masks(
-        list(texts), list(values), tokenizer, max_length=max_length, evidence_format=evidence_format, column="why"
-    )
-    return found, cut
+    reading = EvidenceReading("why", evidence_format, max_length=max_length)
+    return TEXT.evidence_to_masks(list(texts), list(values), tokenizer, reading)
 
 
 def marked_tokens(tokenizer, mask, text=SENTENCE):
@@ -106,9 +104,8 @@ def test_a_wrong_row_names_the_row_what_was_expected_and_what_was_found(wordpiec
 def test_an_unknown_evidence_format_is_refused(wordpiece):
     with pytest.raises(InvalidInputError, match="'boxes' is not one a text classifier reads.*'span', 'offsets'"):
         TEXT.encode_evidence(
-            Dataset.from_dict({"text": [SENTENCE], "why": ["x"]}), "why", wordpiece, max_length=None,
-            evidence_format="boxes",
-        )  # fmt: skip
+            Dataset.from_dict({"text": [SENTENCE], "why": ["x"]}), wordpiece, EvidenceReading("why", "boxes")
+        )
 
 
 def test_truncation_cuts_spans_and_reports_the_rows(wordpiece, caplog):
@@ -118,7 +115,7 @@ def test_truncation_cuts_spans_and_reports_the_rows(wordpiece, caplog):
     assert found[0] == [0] * 6 and sum(found[1]) == 1
     dataset = Dataset.from_dict({"text": [SENTENCE, SENTENCE], "why": [late, "truly"]})
     with caplog.at_level(logging.WARNING):
-        TEXT.encode_evidence(dataset, "why", wordpiece, max_length=6, row_ids=[40, 41])
+        TEXT.encode_evidence(dataset, wordpiece, EvidenceReading("why", row_ids=[40, 41], max_length=6))
     assert "1 of 2 rows lost evidence to truncation or cropping (rows 40)" in caplog.text
 
 
@@ -133,7 +130,7 @@ def test_csv_cells_hold_lists_as_json(wordpiece, tmp_path):
     Dataset.from_dict({"text": [SENTENCE] * 4, "why": list(cells.values())}).to_csv(tmp_path / "r.csv", index=False)
     loaded = Dataset.from_csv(str(tmp_path / "r.csv"))
     assert all(isinstance(cell, str) for cell in loaded["why"])  # CSV gives text: the lists are decoded from JSON
-    encoded = TEXT.encode_evidence(loaded.select([0, 2, 3]), "why", wordpiece, max_length=None)
+    encoded = TEXT.encode_evidence(loaded.select([0, 2, 3]), wordpiece, EvidenceReading("why"))
     assert len({tuple(mask) for mask in encoded["why"]}) == 1  # span, offsets and mask: one token mask
     (spans,), _ = masks([loaded["why"][1]], wordpiece, evidence_format="span")
     assert spans == encoded["why"][0]
@@ -308,3 +305,33 @@ def test_image_masks_of_the_wrong_shape_are_refused_in_the_benchmark():
     with pytest.raises(InvalidInputError, match=r"row 2: expected a flat feature position or a 0/1 mask of shape"):
         run_benchmark(model, data, methods=("scorer",), evidence_column="evidence")
     assert ImageModality.evidence_formats == ("boxes", "mask")
+
+
+def test_text_image_evidence_is_read_part_by_part(word_tokenizer):
+    """A caption span and an image box per row, one column per modality; captions padded to one length."""
+    from hf_ssxai import AutoModelWithScorer, ScorerConfig
+    from tests.multimodal_helpers import tiny_fusion_classifier, tiny_fusion_processor
+
+    torch.manual_seed(0)
+    classifier = tiny_fusion_classifier(len(word_tokenizer))
+    config = ScorerConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2)
+    model = AutoModelWithScorer.from_classifier(classifier, config, processor=tiny_fusion_processor(word_tokenizer))
+    raw = Dataset.from_dict(
+        {
+            "text": ["the movie was great", "a film with a plot"],
+            "image": _images(),
+            "why_text": ["great", json.dumps(["film", "plot"])],
+            "why_image": [[0, 0, 32, 48], [0, 0, 16, 16]],  # the left half of the first, a quarter of the second
+        }
+    )
+    columns = {"text": "why_text", "image": "why_image"}
+    prepared = prepare_dataset(
+        model, raw, model.modality.raw_columns(), evidence_column=columns, evidence_format={"text": "span"}
+    )
+    assert prepared["why_text"] == [[0, 0, 0, 0, 1, 0], [0, 0, 1, 0, 0, 1, 0]]  # per token, before the padding
+    result = run_benchmark(model, prepared, methods=("scorer",), evidence_column=columns)
+    assert {"text_rationale_auprc", "image_rationale_f1_over_random", "image_pointing_game"} <= set(result.metrics)
+    assert result.evidence_coverage["text"] == pytest.approx([1 / 4, 2 / 5])
+    assert result.evidence_coverage["image"] == pytest.approx([1 / 2, 1 / 4])
+    with pytest.raises(InvalidInputError, match="evidence_column as a dict per modality"):
+        prepare_dataset(model, raw, model.modality.raw_columns(), evidence_column="why_text")

@@ -103,7 +103,8 @@ def test_cli_filters_rows_and_reports_both_cuts(flipped_checkpoint, tmp_path, ca
     out = tmp_path / "out"
     argv = ["benchmark", "--model", str(folder / "model"), "--dataset", str(folder / "test.csv"), "--quiet"]
     argv += ["--methods", "scorer", "--baseline-samples", "0", "--evidence-column", "evidence_position"]
-    argv += ["--where", "len(text) > 20", "--label", "LABEL_1", "--correct-only", "--output-dir", str(out)]
+    where = "len(text) > 20 and text != '<b>bold</b>'"  # markup in a condition is escaped in the report
+    argv += ["--where", where, "--label", "LABEL_1", "--correct-only", "--output-dir", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
@@ -112,7 +113,7 @@ def test_cli_filters_rows_and_reports_both_cuts(flipped_checkpoint, tmp_path, ca
     assert results["sample_indices"] == expected_rows  # every matching row (fewer than --num-samples)
     assert results["metadata"]["row_filter"] == {
         "labels": ["LABEL_1"],
-        "where": "len(text) > 20",
+        "where": where,
         "matching_rows": len(expected_rows),
     }
     right = [i for i, (p, y) in enumerate(zip(results["predictions"], results["labels"], strict=True)) if p == y]
@@ -121,6 +122,7 @@ def test_cli_filters_rows_and_reports_both_cuts(flipped_checkpoint, tmp_path, ca
     cut = f"## Rows the classifier gets right ({len(right)} of {len(expected_rows)})"
     assert cut in report and f"## All {len(expected_rows)} evaluated rows" in report and cut in printed
     assert report.index(cut) < report.index("## All")
+    assert "&lt;b&gt;bold&lt;/b&gt;" in report and "<b>" not in report
     assert (out / "radar.png").is_file() and (out / "radar_all.png").is_file()
     scores = results["values"]["scorer"]["pointing_game"]
     shown = f"{sum(scores[i] for i in right) / len(right):.3f} ±"

@@ -11,6 +11,7 @@ from ..data.preprocess import truncation_length
 from ..data.row_filter import matching_rows
 from ..errors import InvalidInputError
 from ..explainers import Explainer, check_methods
+from ..modalities import EvidenceReading
 from ..modeling import AutoModelWithScorer, default_device
 from .batching import dataset_to_batch, draw_samples, require_columns
 from .results import BenchmarkResult
@@ -55,14 +56,8 @@ def prepare_dataset(
         )
     modality, max_length = model.modality, truncation_length(model)
     if evidence_column:
-        dataset = modality.encode_evidence(
-            dataset,
-            evidence_column,
-            model.processor,
-            max_length=max_length,
-            evidence_format=evidence_format,
-            row_ids=row_ids,
-        )
+        reading = EvidenceReading(evidence_column, evidence_format, row_ids, max_length)
+        dataset = modality.encode_evidence(dataset, model.processor, reading)
     return modality.preprocess(dataset, model.processor, max_length=max_length)
 
 

@@ -407,7 +407,11 @@ def write_report(result: BenchmarkResult, output_dir: str | Path) -> dict[str, P
     timing = (
         f"on {meta.get('device_name') or meta.get('device', '?')} with {meta.get('torch_threads', '?')} torch threads"
     )
-    setup = [f"- {key}: {json.dumps(value, ensure_ascii=False, default=str)}" for key, value in meta.items()]
+    # user strings (paths, --where, labels) are shown as JSON, with markup escaped
+    setup = [
+        f"- {key}: {html.escape(json.dumps(value, ensure_ascii=False, default=str), quote=False)}"
+        for key, value in meta.items()
+    ]
     report = [
         f"# Benchmark: {heading} ({len(result.sample_indices)} samples)",
         "",

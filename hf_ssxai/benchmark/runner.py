@@ -57,6 +57,7 @@ from ..metrics import (
     rationale_overlap,
     sparsity,
 )
+from ..modalities import EvidenceReading
 from ..modeling import AutoModelWithScorer
 from ..version import __version__
 from .batching import (
@@ -315,8 +316,8 @@ def run_benchmark(
             rows = rows_source[start : start + batch_size]
             batch = {key: value.to(device) for key, value in collate(model, rows, columns).items()}
             feature_mask = model.modality.feature_mask(batch, model.scorer_config)
-            row_ids = sample_indices[start : start + batch_size]
-            evidence = batch_evidence(model, rows, evidence_column, feature_mask, row_ids) if evidence_column else None
+            reading = EvidenceReading(evidence_column, row_ids=sample_indices[start : start + batch_size])
+            evidence = batch_evidence(model, rows, reading, feature_mask) if evidence_column else None
             if evidence is not None:
                 coverage.append(_coverage(evidence, feature_mask))
             with torch.no_grad():

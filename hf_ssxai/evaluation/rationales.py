@@ -14,7 +14,7 @@ import torch
 
 from ..data.preprocess import truncation_length
 from ..errors import InvalidInputError
-from ..modalities.evidence import AUTO, check_format
+from ..modalities.evidence import AUTO, EvidenceReading, check_format
 from ..modeling import AutoModelWithScorer
 
 
@@ -45,12 +45,6 @@ def evidence_masks(
     check_format(evidence_format, modality.evidence_formats, modality.description)
     if model.processor is None:
         raise InvalidInputError("The model has no tokenizer or image processor to map evidence with; save it with one.")
-    masks, _ = modality.evidence_to_masks(
-        list(inputs),
-        list(evidence),
-        model.processor,
-        max_length=truncation_length(model),
-        evidence_format=evidence_format,
-        column="evidence",
-    )
+    reading = EvidenceReading("evidence", evidence_format, max_length=truncation_length(model))
+    masks, _ = modality.evidence_to_masks(list(inputs), list(evidence), model.processor, reading)
     return [torch.as_tensor(mask, dtype=torch.bool) for mask in masks]

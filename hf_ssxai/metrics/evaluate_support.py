@@ -60,6 +60,17 @@ def metric_info(function: Callable[..., Any], citation: str, inputs_description:
     )
 
 
+#: inputs of the map-and-rationale modules
+RATIONALE_INPUTS_DOC = MAP_INPUTS_DOC + RATIONALE_INPUT_DOC
+
+
+def rationale_info(function: Callable[..., Any], inputs_description: str, maps: bool = True) -> Any:
+    """``evaluate.MetricInfo`` of a rationale module (ERASER's citation): flattened maps (unless not ``maps``), their
+    valid-feature masks and the rationale masks."""
+    features = MAP_FEATURES if maps else {"feature_mask": MAP_FEATURES["feature_mask"]}
+    return metric_info(function, ERASER_CITATION, inputs_description, **features, **RATIONALE_FEATURES)
+
+
 def padded(rows: Sequence[Sequence[Any]], dtype: torch.dtype) -> torch.Tensor:
     """Ragged rows -> ``[B, longest]`` tensor padded with 0 / False."""
     return pad_sequence([torch.as_tensor(row, dtype=dtype) for row in rows], batch_first=True)

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
-from .evidence import AUTO, check_format, decode_cell, feature_flags, quote, row_error
+from .evidence import EvidenceReading, check_format, decode_cell, feature_flags, quote, row_error
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -243,15 +243,7 @@ class Modality(ABC):
 
     # ---------------------------------------------------------------- evidence
     def evidence_to_masks(
-        self,
-        inputs: Sequence[Any],
-        values: Sequence[Any],
-        processor: Any,
-        *,
-        max_length: int | None,
-        evidence_format: str,
-        column: Any,
-        row_ids: Sequence[int] | None = None,
+        self, inputs: Sequence[Any], values: Sequence[Any], processor: Any, reading: EvidenceReading
     ) -> tuple[list[Any], list[int]]:
         """``(masks, cut rows)``: each row's evidence (as the user has it) as a mask over the features the raw input
         ``inputs[i]`` becomes, checked row by row, and the rows whose evidence preprocessing (truncation, cropping)
@@ -259,59 +251,37 @@ class Modality(ABC):
         cell): decoded here and checked against the batch's features by :meth:`evidence_mask`."""
         return [decode_cell(value) for value in values], []
 
-    def encode_evidence(
-        self,
-        dataset: Dataset,
-        column: Any,
-        processor: Any,
-        *,
-        max_length: int | None,
-        evidence_format: Any = AUTO,
-        row_ids: Sequence[int] | None = None,
-    ) -> Dataset:
-        """The raw dataset with its evidence ``column`` replaced by one mask per row over that row's features
-        (:meth:`evidence_to_masks`); call it before :meth:`preprocess`, which drops the raw inputs. ``row_ids``
-        number the rows in messages (default: their positions). Rows whose evidence was cut are logged."""
-        check_format(evidence_format, self.evidence_formats, self.description)
+    def encode_evidence(self, dataset: Dataset, processor: Any, reading: EvidenceReading) -> Dataset:
+        """The raw dataset with its evidence column (``reading.column``) replaced by one mask per row over that row's
+        features (:meth:`evidence_to_masks`); call it before :meth:`preprocess`, which drops the raw inputs. Rows
+        whose evidence was cut are logged."""
+        check_format(reading.evidence_format, self.evidence_formats, self.description)
         if processor is None:
             raise InvalidInputError(NO_PROCESSOR)
-        masks, cut = self.evidence_to_masks(
-            dataset[self.name],
-            dataset[column],
-            processor,
-            max_length=max_length,
-            evidence_format=evidence_format,
-            column=column,
-            row_ids=row_ids,
-        )
+        masks, cut = self.evidence_to_masks(dataset[self.name], dataset[reading.column], processor, reading)
         if cut:
             logger.warning(
                 "Evidence column %r: %d of %d rows lost evidence to truncation or cropping (rows %s); their "
                 "plausibility scores count only what is left.",
-                column,
+                reading.column,
                 len(cut),
                 len(masks),
                 ", ".join(map(str, cut[:10])) + (", ..." if len(cut) > 10 else ""),
             )
-        return dataset.remove_columns(column).add_column(column, masks)
+        return dataset.remove_columns(reading.column).add_column(reading.column, masks)
 
     def evidence_mask(
-        self,
-        rows: Mapping[str, Any],
-        column: Any,
-        feature_mask: Any,
-        processor: Any,
-        main_input: str,
-        row_ids: Sequence[int],
+        self, rows: Mapping[str, Any], reading: EvidenceReading, feature_mask: Any, processor: Any, main_input: str
     ) -> Any:
-        """The evidence of each sample of a batch as a boolean mask over its features, checked row by row (``row_ids``
-        number the rows in messages).
+        """The evidence of each sample of a batch (column ``reading.column``, rows numbered ``reading.row_ids``) as a
+        boolean mask over its features, checked row by row.
 
         A sample's evidence is a flat feature position or a 0/1 mask with one entry per feature (of the feature
         shape, or flattened).
         """
         masks = []
-        for index, (value, row) in enumerate(zip(rows[column], row_ids, strict=True)):
+        column = reading.column
+        for index, (value, row) in enumerate(zip(rows[column], reading.rows(len(rows[column])), strict=True)):
             flags = feature_flags(decode_cell(value), feature_mask[index], column, row, "feature")
             if flags is None:
                 shape = tuple(feature_mask.shape[1:])

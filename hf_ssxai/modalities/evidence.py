@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -63,13 +64,30 @@ def check_format(evidence_format: str, formats: Sequence[str], description: str)
         )
 
 
-def row_numbers(row_ids: Sequence[int] | None, count: int) -> list[int]:
-    """The numbers messages give the rows: ``row_ids`` (e.g. the rows of the user's split) or 0..count-1."""
-    if row_ids is None:
-        return list(range(count))
-    if len(row_ids) != count:
-        raise InvalidInputError(f"Got {len(row_ids)} row ids for {count} rows of evidence.")
-    return list(row_ids)
+@dataclass(frozen=True)
+class EvidenceReading:
+    """How to read one evidence column.
+
+    Args:
+        column: its name, for messages (a multimodal modality: a dict part -> column).
+        evidence_format: what it holds when the values do not say (``"span"``, ``"boxes"``, ...; a multimodal
+            modality: one format, or a dict part -> format); ``"auto"`` reads each row's value.
+        row_ids: the numbers messages give the rows (e.g. rows of the user's split); default their positions.
+        max_length: the length texts are truncated to (:func:`~hf_ssxai.data.preprocess.truncation_length`).
+    """
+
+    column: Any
+    evidence_format: Any = AUTO
+    row_ids: Sequence[int] | None = None
+    max_length: int | None = None
+
+    def rows(self, count: int) -> list[int]:
+        """The numbers of ``count`` rows in messages."""
+        if self.row_ids is None:
+            return list(range(count))
+        if len(self.row_ids) != count:
+            raise InvalidInputError(f"Got {len(self.row_ids)} row ids for {count} rows of evidence.")
+        return list(self.row_ids)
 
 
 def feature_flags(value: Any, allowed: torch.Tensor, column: Any, row: int, unit: str) -> torch.Tensor | None:

@@ -24,6 +24,7 @@ from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from ..scorers import ImageScorer
 from .base import Masking, Modality, ModalityCard, SingleModality
+from .evidence import EvidenceReading
 from .image_evidence import IMAGE_EVIDENCE_FORMATS, image_evidence_masks
 from .registry import register_modality
 
@@ -233,27 +234,11 @@ class ImageModality(SingleModality):
         return dataset.map(process, batched=True, batch_size=batch_size, remove_columns=[self.name])
 
     def evidence_to_masks(
-        self,
-        inputs: Sequence[Any],
-        values: Sequence[Any],
-        processor: Any,
-        *,
-        max_length: int | None,
-        evidence_format: str,
-        column: Any,
-        row_ids: Sequence[int] | None = None,
+        self, inputs: Sequence[Any], values: Sequence[Any], processor: Any, reading: EvidenceReading
     ) -> tuple[list[Any], list[int]]:
         """Boxes ``[x0, y0, x1, y1]`` at the image's own size, pixel masks or pixel positions -> one 0/1 mask per
         image over the processed pixels (boxes go through the processor's resizing and cropping)."""
-        masks, lost = image_evidence_masks(
-            inputs,
-            values,
-            processor,
-            mode=image_mode(processor),
-            evidence_format=evidence_format,
-            column=column,
-            row_ids=row_ids,
-        )
+        masks, lost = image_evidence_masks(inputs, values, processor, image_mode(processor), reading)
         return [mask.tolist() for mask in masks], lost
 
     # ---------------------------------------------------------------- the pipeline

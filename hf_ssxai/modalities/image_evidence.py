@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from ..errors import InvalidInputError
-from .evidence import AUTO, decode_cell, feature_flags, quote, row_error, row_numbers
+from .evidence import AUTO, EvidenceReading, decode_cell, feature_flags, quote, row_error
 
 #: the kinds of image evidence, as ``evidence_format`` names them
 IMAGE_EVIDENCE_FORMATS = ("boxes", "mask")
@@ -66,18 +66,11 @@ def processed_masks(masks: list[Image.Image], processor: Any) -> np.ndarray:
 
 
 def image_evidence_masks(
-    images: Sequence[Image.Image],
-    values: Sequence[Any],
-    processor: Any,
-    *,
-    mode: str,
-    evidence_format: str,
-    column: Any,
-    row_ids: Sequence[int] | None = None,
+    images: Sequence[Image.Image], values: Sequence[Any], processor: Any, mode: str, reading: EvidenceReading
 ) -> tuple[list[np.ndarray], list[int]]:
-    """``(masks, lost rows)``: per image a boolean mask ``[height, width]`` over the processed pixels, and the rows
-    whose boxes resizing or cropping removed entirely."""
-    rows = row_numbers(row_ids, len(images))
+    """``(masks, lost rows)``: per image a boolean mask ``[height, width]`` over the processed pixels (the processor
+    converts images to ``mode``), and the rows whose boxes resizing or cropping removed entirely."""
+    rows, column, evidence_format = reading.rows(len(images)), reading.column, reading.evidence_format
     if not images:
         return [], []
     for image, row in zip(images, rows, strict=True):

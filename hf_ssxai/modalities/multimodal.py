@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -13,7 +14,7 @@ from ..configuration import ScorerConfig
 from ..errors import InvalidInputError
 from ..scorers import MultimodalScorer
 from .base import Masking, Modality
-from .evidence import AUTO
+from .evidence import AUTO, EvidenceReading
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -91,53 +92,29 @@ class MultimodalModality(Modality):
             )
         return dict(column)
 
-    def encode_evidence(
-        self,
-        dataset: Dataset,
-        column: Any,
-        processor: Any,
-        *,
-        max_length: int | None,
-        evidence_format: Any = AUTO,
-        row_ids: Sequence[int] | None = None,
-    ) -> Dataset:
-        """Each part's evidence column encoded by that part with its own processor; ``evidence_format`` is one
-        format for every part or a dict part -> format."""
-        columns = self.evidence_columns(column)
-        formats = evidence_format if isinstance(evidence_format, Mapping) else dict.fromkeys(columns, evidence_format)
-        for name, part_column in columns.items():
+    def encode_evidence(self, dataset: Dataset, processor: Any, reading: EvidenceReading) -> Dataset:
+        """Each part's evidence column encoded by that part with its own processor; ``reading.evidence_format`` is
+        one format for every part or a dict part -> format."""
+        columns, formats = self.evidence_columns(reading.column), reading.evidence_format
+        for name, column in columns.items():
             part = self.parts[name]
-            dataset = part.encode_evidence(
-                dataset,
-                part_column,
-                self.part_processor(processor, part),
-                max_length=max_length,
-                evidence_format=formats.get(name, AUTO),
-                row_ids=row_ids,
-            )
+            part_format = formats.get(name, AUTO) if isinstance(formats, Mapping) else formats
+            part_reading = replace(reading, column=column, evidence_format=part_format)
+            dataset = part.encode_evidence(dataset, self.part_processor(processor, part), part_reading)
         return dataset
 
     def evidence_mask(
-        self,
-        rows: Mapping[str, Any],
-        column: Any,
-        feature_mask: Any,
-        processor: Any,
-        main_input: str,
-        row_ids: Sequence[int],
+        self, rows: Mapping[str, Any], reading: EvidenceReading, feature_mask: Any, processor: Any, main_input: str
     ) -> dict[str, torch.Tensor]:
-        """One evidence mask per part named in ``column`` (a dict part -> column), each read by its part."""
-        return {
-            name: self.parts[name].evidence_mask(
-                rows,
-                part_column,
-                feature_mask[name],
-                self.part_processor(processor, self.parts[name]),
-                getattr(self.parts[name], "main_input", main_input),
-                row_ids,
-            )
-            for name, part_column in self.evidence_columns(column).items()
-        }
+        """One evidence mask per part named in ``reading.column`` (a dict part -> column), each read by its part."""
+        masks = {}
+        for name, column in self.evidence_columns(reading.column).items():
+            part = self.parts[name]
+            part_main_input = getattr(part, "main_input", main_input)
+            part_processor = self.part_processor(processor, part)
+            part_reading = replace(reading, column=column)
+            masks[name] = part.evidence_mask(rows, part_reading, feature_mask[name], part_processor, part_main_input)
+        return masks
 
     # ---------------------------------------------------------------- the pipeline
     def input_length_limit(self, processor: Any, classifier_config: Any) -> int | None:

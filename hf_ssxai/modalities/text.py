@@ -22,7 +22,7 @@ from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from ..scorers import TextScorer
 from .base import CONVERT_FIRST, Masking, Modality, ModalityCard, SingleModality
-from .evidence import decode_cell, feature_flags, quote, row_error
+from .evidence import EvidenceReading, decode_cell, feature_flags, quote, row_error
 from .registry import register_modality
 from .text_evidence import TEXT_EVIDENCE_FORMATS, text_evidence_masks
 from .words import word_scores
@@ -266,36 +266,14 @@ class TextModality(SingleModality):
         return {column: pad_rows(rows[column], pad_values.get(column, 0), left=False) for column in columns}
 
     def evidence_to_masks(
-        self,
-        inputs: Sequence[Any],
-        values: Sequence[Any],
-        processor: Any,
-        *,
-        max_length: int | None,
-        evidence_format: str,
-        column: Any,
-        row_ids: Sequence[int] | None = None,
+        self, inputs: Sequence[Any], values: Sequence[Any], processor: Any, reading: EvidenceReading
     ) -> tuple[list[Any], list[int]]:
         """Spans, character offsets, words or token masks -> one 0/1 mask per text over its tokens as
         :meth:`encode_dataset` tokenizes it (same truncation, special tokens included, no padding)."""
-        return text_evidence_masks(
-            inputs,
-            values,
-            processor,
-            max_length=max_length,
-            evidence_format=evidence_format,
-            column=column,
-            row_ids=row_ids,
-        )
+        return text_evidence_masks(inputs, values, processor, reading)
 
     def evidence_mask(
-        self,
-        rows: Mapping[str, Any],
-        column: Any,
-        feature_mask: Any,
-        processor: Any,
-        main_input: str,
-        row_ids: Sequence[int],
+        self, rows: Mapping[str, Any], reading: EvidenceReading, feature_mask: Any, processor: Any, main_input: str
     ) -> Any:
         """Per row a token position or a 0/1 mask with one entry per token of the row as stored (special tokens
         included; a padded row may also take one entry per token before its padding), checked row by row, then
@@ -306,14 +284,15 @@ class TextModality(SingleModality):
         framing = framing_token_ids(processor)
         masks = torch.zeros(feature_mask.shape, dtype=torch.bool)
         attention = rows.get("attention_mask")
-        for index, (value, row) in enumerate(zip(rows[column], row_ids, strict=True)):
+        column = reading.column
+        for index, (value, row) in enumerate(zip(rows[column], reading.rows(len(rows[column])), strict=True)):
             ids = torch.as_tensor(rows[main_input][index])
             stored = len(ids)
             real_tokens = (
                 torch.ones(stored, dtype=torch.bool) if attention is None else torch.as_tensor(attention[index])
             )
             real = int(real_tokens.sum())
-            value = decode_cell(value)
+            value = decode_cell(value.tolist() if isinstance(value, torch.Tensor) else value)  # torch-formatted rows
             if isinstance(value, list) and len(value) not in (real, stored):
                 padded = f", or {stored} with its padding" if stored != real else ""
                 raise row_error(

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..errors import InvalidInputError
-from .evidence import AUTO, decode_cell, feature_flags, quote, row_error, row_numbers
+from .evidence import AUTO, EvidenceReading, decode_cell, feature_flags, quote, row_error
 
 #: the kinds of text evidence, as ``evidence_format`` names them
 TEXT_EVIDENCE_FORMATS = ("span", "offsets", "words", "mask")
@@ -151,18 +151,12 @@ def ranges_to_tokens(
 
 
 def text_evidence_masks(
-    texts: Sequence[str],
-    values: Sequence[Any],
-    tokenizer: Any,
-    *,
-    max_length: int | None,
-    evidence_format: str,
-    column: Any,
-    row_ids: Sequence[int] | None = None,
+    texts: Sequence[str], values: Sequence[Any], tokenizer: Any, reading: EvidenceReading
 ) -> tuple[list[list[int]], list[int]]:
     """``(masks, cut rows)``: per text a 0/1 mask over the tokens of ``tokenizer(text, truncation=True,
-    max_length=max_length)`` (special tokens included, no padding), and the rows whose evidence truncation cut."""
-    rows = row_numbers(row_ids, len(texts))
+    max_length=reading.max_length)`` (special tokens included, no padding), and the rows whose evidence truncation
+    cut."""
+    rows, column, evidence_format = reading.rows(len(texts)), reading.column, reading.evidence_format
     if not texts:
         return [], []
     for text, row in zip(texts, rows, strict=True):
@@ -172,7 +166,7 @@ def text_evidence_masks(
     encoding = tokenizer(
         list(texts),
         truncation=True,
-        max_length=max_length,
+        max_length=reading.max_length,
         return_special_tokens_mask=True,
         return_offsets_mapping=fast,
     )
