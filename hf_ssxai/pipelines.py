@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from .data.preprocess import truncation_length
 from .errors import InvalidInputError
 from .modalities import Modality
 from .modeling import AutoModelWithScorer
@@ -85,7 +86,7 @@ class ExplanationPipeline:
         """One batch: the modality prepares the raw inputs, the model predicts and explains, the modality shapes
         each explanation; the prediction (label and probability) is added here."""
         modality = self._modality
-        limit = modality.input_length_limit(self.processor, self.model.config)
+        limit = truncation_length(self.model, self.processor)
         inputs, context = modality.prepare_inputs(items, self.processor, offset, limit)
         probabilities, attributions, feature_mask = self._forward(inputs)
         explanations = modality.explanations(context, attributions, feature_mask, offset, limit)

@@ -24,9 +24,25 @@ MAP_FEATURES = {
     "attributions": datasets.Sequence(datasets.Value("float32")),
     "feature_mask": datasets.Sequence(datasets.Value("bool")),
 }
+#: the human rationale of each sample, one flag per feature of its map (the rationale metrics)
+RATIONALE_FEATURES = {"rationale_mask": datasets.Sequence(datasets.Value("bool"))}
 #: inputs of the curve metrics (deletion/insertion AUC): one curve per sample, equally spaced over [0, 1]
 CURVE_FEATURES = {"curves": datasets.Sequence(datasets.Value("float32"))}
 
+RATIONALE_INPUT_DOC = (
+    "    rationale_mask (`list` of `list` of `bool`): the human rationale of each sample, one flag per feature (same "
+    "lengths); from text spans, offsets or words: `hf_ssxai.evidence_masks`.\n"
+)
+ERASER_CITATION = """\
+@inproceedings{deyoung2020eraser,
+  title={{ERASER}: A Benchmark to Evaluate Rationalized {NLP} Models},
+  author={DeYoung, Jay and Jain, Sarthak and Rajani, Nazneen Fatema and Lehman, Eric and Xiong, Caiming and
+          Socher, Richard and Wallace, Byron C.},
+  booktitle={Proceedings of the 58th Annual Meeting of the Association for Computational Linguistics},
+  pages={4443--4458},
+  year={2020}
+}
+"""
 RETURN_PER_SAMPLE_DOC = "    return_per_sample (`bool`, default False): also return the value of every sample.\n"
 MAP_INPUTS_DOC = (
     "    attributions (`list` of `list` of `float`): one flattened attribution map per sample (any length).\n"
@@ -42,6 +58,17 @@ def metric_info(function: Callable[..., Any], citation: str, inputs_description:
         inputs_description=inputs_description,
         features=datasets.Features(features),
     )
+
+
+#: inputs of the map-and-rationale modules
+RATIONALE_INPUTS_DOC = MAP_INPUTS_DOC + RATIONALE_INPUT_DOC
+
+
+def rationale_info(function: Callable[..., Any], inputs_description: str, maps: bool = True) -> Any:
+    """``evaluate.MetricInfo`` of a rationale module (ERASER's citation): flattened maps (unless not ``maps``), their
+    valid-feature masks and the rationale masks."""
+    features = MAP_FEATURES if maps else {"feature_mask": MAP_FEATURES["feature_mask"]}
+    return metric_info(function, ERASER_CITATION, inputs_description, **features, **RATIONALE_FEATURES)
 
 
 def padded(rows: Sequence[Sequence[Any]], dtype: torch.dtype) -> torch.Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -23,6 +24,8 @@ from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from ..scorers import ImageScorer
 from .base import Masking, Modality, ModalityCard, SingleModality
+from .evidence import EvidenceReading
+from .image_evidence import IMAGE_EVIDENCE_FORMATS, image_evidence_masks
 from .registry import register_modality
 
 if TYPE_CHECKING:
@@ -84,6 +87,7 @@ class ImageModality(SingleModality):
     processor_attribute = "image_processor"
     processor_description = "an image processor"
     input_description = "image (PIL image or path)"
+    evidence_formats = IMAGE_EVIDENCE_FORMATS
     #: the reference code's image scorer: BatchNorm in the head, the section 4.4 decoder, no input pixels
     thesis_options = {"head_normalization": "batch", "image_decoder": "unet", "pixel_skip": False}
     card = ModalityCard(
@@ -244,6 +248,14 @@ class ImageModality(SingleModality):
             return {"pixel_values": processor(images, return_tensors="np")["pixel_values"]}
 
         return dataset.map(process, batched=True, batch_size=batch_size, remove_columns=[self.name])
+
+    def evidence_to_masks(
+        self, inputs: Sequence[Any], values: Sequence[Any], processor: Any, reading: EvidenceReading
+    ) -> tuple[list[Any], list[int]]:
+        """Boxes ``[x0, y0, x1, y1]`` at the image's own size, pixel masks or pixel positions -> one 0/1 mask per
+        image over the processed pixels (boxes go through the processor's resizing and cropping)."""
+        masks, lost = image_evidence_masks(inputs, values, processor, image_mode(processor), reading)
+        return [mask.tolist() for mask in masks], lost
 
     # ---------------------------------------------------------------- the pipeline
     def read_image(self, item: Any, mode: str, position: int, within: Modality | None = None) -> Image.Image:

@@ -221,22 +221,6 @@ class TextImageModality(MultimodalModality):
 
         return dataset.map(encode_pairs, batched=True, batch_size=batch_size, remove_columns=list(self.columns))
 
-    def evidence_mask(
-        self, rows: Mapping[str, Any], column: Any, feature_mask: Any, processor: Any, main_input: str
-    ) -> dict[str, torch.Tensor]:
-        """One evidence mask per modality from ``column``, a dict modality -> column of per-feature masks (text is
-        padded already, so both parts read masks as they are stored)."""
-        if not isinstance(column, Mapping):
-            raise InvalidInputError(
-                "A text-image model takes evidence_column as a dict per modality, e.g. {'text': 'evidence_tokens', "
-                f"'image': 'evidence_pixels'}}; got {column!r}."
-            )
-        image = self.parts["image"]  # its evidence reading takes stored masks as they are
-        return {
-            part: image.evidence_mask(rows, name, feature_mask[part], processor, main_input)
-            for part, name in column.items()
-        }
-
     # ---------------------------------------------------------------- the pipeline
     def split_items(self, items: list[Any], offset: int) -> dict[str, list[Any]]:
         """The captions and the images of inputs ``{"text": ..., "image": ...}``."""

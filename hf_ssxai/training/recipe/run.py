@@ -32,6 +32,19 @@ def as_recipe(recipe: Recipe | Mapping[str, Any]) -> Recipe:
     return recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
 
 
+def keep_max_length(processor: Any, recipe: Recipe) -> Any:
+    """``processor`` with the recipe's ``max_length`` as its tokenizer's ``model_max_length`` (when the recipe sets
+    one): saved with the checkpoint, the length the model trained with travels with it, and the benchmark, the
+    pipeline and ``explain`` truncate to it (:func:`~hf_ssxai.data.preprocess.truncation_length`)."""
+    if recipe.max_length is not None:
+        modality = get_modality(recipe.modality)
+        for part in modality.parts.values():
+            tokenizer = modality.part_processor(processor, part)
+            if hasattr(tokenizer, "model_max_length"):
+                tokenizer.model_max_length = recipe.max_length
+    return processor
+
+
 def prepare(recipe: Recipe, processor: Any, max_train_samples: int | None) -> tuple[dict[str, Any], list[str]]:
     """Load, subsample and preprocess every split of the recipe's data; also returns the label names.
 
@@ -77,12 +90,7 @@ def run_classifier_phase(
     recipe = as_recipe(recipe)
     recipe.require("classifier", "classifier_training", phase="classifier")
     output, modality = Path(output_dir), get_modality(recipe.modality)
-    processor = new_processor(recipe.classifier, modality)
-    if modality.pads_to_max_length:  # the length it trains with travels with the checkpoint
-        for part in modality.parts.values():
-            limited = modality.part_processor(processor, part)
-            if hasattr(limited, "model_max_length"):
-                limited.model_max_length = recipe.max_length
+    processor = keep_max_length(new_processor(recipe.classifier, modality), recipe)
     data, labels = prepare(recipe, processor, max_train_samples)
     classifier = new_classifier(recipe.classifier, modality, labels)
     freeze(classifier, recipe.classifier.freeze)
@@ -124,7 +132,7 @@ def run_scorer_phase(
             f"No classifier at {classifier_dir}: run the classifier phase first or give the folder of one."
         )
     classifier = modality.auto_model_class.from_pretrained(classifier_dir)
-    processor = modality.processor_class.from_pretrained(classifier_dir)
+    processor = keep_max_length(modality.processor_class.from_pretrained(classifier_dir), recipe)
     data, _ = prepare(recipe, processor, max_train_samples)
     config = build_config(ScorerConfig, {**recipe.scorer, **(scorer_options or {})}, "scorer")
     training = training_arguments(output / "scorer_run", **recipe.scorer_training)
