@@ -6,8 +6,8 @@ import evaluate
 from hf_ssxai.metrics.evaluate_support import (
     MAP_FEATURES,
     MAP_INPUTS_DOC,
-    MapMetric,
     RETURN_PER_SAMPLE_DOC,
+    MapMetric,
     map_tensors,
     metric_info,
     summarize,
