@@ -49,6 +49,7 @@ _EXPORTS = {
     "ExplanationPipeline": "pipelines",
     "pipeline": "pipelines",
     "ScorerTrainer": "training",
+    "ScorerTrainingArguments": "training",
     "scorer_loss": "losses",
 }
 #: the modules whose import registers what the rest relies on (see the module docstring), imported before the first

@@ -240,16 +240,22 @@ def test_push_errors_exit_with_one(text_checkpoint, tmp_path, monkeypatch, capsy
 
 
 def test_train_classifier_then_train_scorer_write_loadable_checkpoints(text_recipe, tmp_path, capsys):
-    run = tmp_path / "run"
-    assert main(["train-classifier", "--config", str(text_recipe), "--output-dir", str(run)]) == 0
+    run, recipe = tmp_path / "run", tmp_path / "named.yaml"
+    recipe.write_text(text_recipe.read_text() + "labels: [negative, positive]\n")
+    overrides = ["--classifier-training", "max_steps=12", "--classifier-training", "learning_rate=3e-3"]
+    assert main(["train-classifier", "--config", str(recipe), "--output-dir", str(run), *overrides]) == 0
     assert (run / "classifier" / "config.json").is_file()
     options = ["--scorer-option", "hidden_size=24", "--scorer-option", "target=prediction"]
-    assert main(["train-scorer", "--config", str(text_recipe), "--output-dir", str(run), *options]) == 0
+    options += ["--scorer-training", "max_steps=10"]  # any TrainingArguments field, value read as YAML
+    assert main(["train-scorer", "--config", str(recipe), "--output-dir", str(run), *options]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"classifier", "scorer"} <= set(metrics), "the second phase must not drop the first phase's metrics"
+    assert (metrics["classifier"]["steps"], metrics["scorer"]["steps"]) == (12, 10)  # the recipe says 16 and 12
     assert metrics["scorer"]["last_loss"] < metrics["scorer"]["first_loss"]
     model = AutoModelWithScorer.from_pretrained(run / "model")
     assert (model.scorer_config.hidden_size, model.scorer_config.target) == (24, "prediction")
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    assert model.config.label2id == {"negative": 0, "positive": 1}
 
 
 def test_train_errors_exit_with_one(text_recipe, tmp_path, capsys):
@@ -258,6 +264,12 @@ def test_train_errors_exit_with_one(text_recipe, tmp_path, capsys):
     bad = ["--config", str(text_recipe), "--output-dir", str(tmp_path), "--scorer-option", "use_relu"]
     assert main(["train-scorer", *bad]) == 1
     assert "KEY=VALUE" in capsys.readouterr().err
+    typo = ["--config", str(text_recipe), "--output-dir", str(tmp_path), "--scorer-training", "learnin_rate=1e-3"]
+    assert main(["train-scorer", *typo]) == 1
+    assert "scorer_training has no key 'learnin_rate' (did you mean 'learning_rate'?)" in capsys.readouterr().err
+    (tmp_path / "one.yaml").write_text(text_recipe.read_text() + "labels: [a]\n")
+    assert main(["train-classifier", "--config", str(tmp_path / "one.yaml"), "--output-dir", str(tmp_path)]) == 1
+    assert "at least two distinct class names" in capsys.readouterr().err
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     assert main(["train-classifier", "--config", str(tmp_path / "list.yaml"), "--output-dir", str(tmp_path)]) == 1
     assert "YAML mapping" in capsys.readouterr().err
