@@ -97,6 +97,72 @@ def test_explain_errors_exit_with_one(text_checkpoint, image_checkpoint, tmp_pat
     assert "give --output FILE" in capsys.readouterr().err
 
 
+def test_version_prints_the_package_version(capsys):
+    from hf_ssxai import __version__
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.strip() == f"hf-ssxai {__version__}"
+
+
+def test_explain_reads_inputs_from_a_file_or_stdin_with_a_progress_bar(text_checkpoint, tmp_path, capsys, monkeypatch):
+    import io
+
+    texts = ["the movie was great", "awful", "", "a dull plot", "great"]
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
+    options = ["--format", "json", "--batch-size", "2"]
+    assert main(["explain", "--model", text_checkpoint, "--input", str(tmp_path / "texts.txt"), *options]) == 0
+    captured = capsys.readouterr()
+    from_file = json.loads(captured.out)
+    assert [result["text"] for result in from_file] == [text for text in texts if text]  # blank lines skipped
+    assert "explain: 100%" in captured.err and "4/4" in captured.err  # the bar, on stderr
+    assert main(["explain", "--model", text_checkpoint, *[t for t in texts if t], *options]) == 0
+    assert json.loads(capsys.readouterr().out) == from_file  # the same as arguments
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(texts)))
+    assert main(["explain", "--model", text_checkpoint, "--input", "-", *options]) == 0
+    assert json.loads(capsys.readouterr().out) == from_file
+    assert main(["explain", "--model", text_checkpoint, "--input", "-", "great"]) == 1
+    assert "not both" in capsys.readouterr().err
+
+
+def test_explain_reads_pairs_from_a_file(pair_checkpoint, pictures, tmp_path, capsys):
+    (tmp_path / "pairs.tsv").write_text("".join(f"{c}\t{p}\n" for c, p in zip(CAPTIONS, pictures, strict=True)))
+    assert (
+        main(["explain", "--model", pair_checkpoint, "--input", str(tmp_path / "pairs.tsv"), "--format", "json"]) == 0
+    )
+    results = json.loads(capsys.readouterr().out)
+    assert [(r["text"], r["image"]) for r in results] == list(zip(CAPTIONS, pictures, strict=True))
+    (tmp_path / "untabbed.tsv").write_text("a caption without an image\n")
+    assert main(["explain", "--model", pair_checkpoint, "--input", str(tmp_path / "untabbed.tsv")]) == 1
+    assert "Line 1 of" in capsys.readouterr().err
+
+
+def test_every_explain_error_is_one_line(text_checkpoint, tmp_path, capsys, monkeypatch):
+    import hf_ssxai.pipelines
+
+    def _fails(error):
+        def explain(*args, **kwargs):
+            raise error
+
+        return explain
+
+    cases = [
+        (["--input", str(tmp_path / "missing.txt")], None, "Cannot read the inputs from"),
+        (["--input", str(tmp_path)], None, "Cannot read the inputs from"),
+        (["a text"], RuntimeError("deep inside torch\nsecond line"), "RuntimeError: deep inside torch second line"),
+        (["a text"], OSError("disk full"), "OSError: disk full"),
+    ]
+    for arguments, error, message in cases:
+        if error is not None:
+            monkeypatch.setattr(hf_ssxai.pipelines, "pipeline", _fails(error))
+        assert main(["explain", "--model", text_checkpoint, *arguments]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("hf-ssxai explain: error: ") and message in err, err
+    monkeypatch.setattr(hf_ssxai.pipelines, "pipeline", _fails(KeyboardInterrupt()))
+    assert main(["explain", "--model", text_checkpoint, "a text"]) == 130
+    assert capsys.readouterr().err == "hf-ssxai explain: interrupted\n"
+
+
 PAIR_LABELS = {0: "mismatch", 1: "match"}
 CAPTIONS = ["the movie was great", "awful <script>alert(1)</script> film"]
 
