@@ -284,6 +284,7 @@ def test_push_uploads_checkpoint_and_card(text_checkpoint, tmp_path, monkeypatch
     (tmp_path / "training.json").write_text(json.dumps({"datasets": ["stanfordnlp/sst2"], "epochs": 4}))
     argv = ["push", "--model", text_checkpoint, "--repo-id", "user/text-ssxai", "--revision", "v1", "--private"]
     argv += ["--benchmark", str(tmp_path / "results.json"), "--training-info", str(tmp_path / "training.json")]
+    argv += ["--license", "mit"]
     assert main(argv) == 0
     assert "https://huggingface.co/user/text-ssxai/commit/" in capsys.readouterr().out
     assert hub.call("create_repo")["private"] is True
@@ -292,6 +293,7 @@ def test_push_uploads_checkpoint_and_card(text_checkpoint, tmp_path, monkeypatch
     assert {"config.json", "model.safetensors", "scorer/model.safetensors", "README.md"} <= set(hub.files)
     assert small_benchmark().to_markdown() in hub.readme
     assert ModelCard(hub.readme).data.to_dict()["datasets"] == ["stanfordnlp/sst2"]
+    assert ModelCard(hub.readme).data.license == "mit" and "# user/text-ssxai" in hub.readme
 
 
 def test_push_errors_exit_with_one(text_checkpoint, tmp_path, monkeypatch, capsys):
