@@ -148,17 +148,10 @@ class ExplanationPipeline(Pipeline):
     #: the modality this class explains (each registered subclass sets it; None: any)
     modality_name: ClassVar[str | None] = None
 
-    def __init__(
-        self,
-        model: AutoModelWithScorer,
-        processor: Any = None,
-        *,
-        tokenizer: Any = None,
-        image_processor: Any = None,
-        batch_size: int = 8,
-        device: int | str | torch.device | None = None,
-        **kwargs: Any,
-    ):
+    def __init__(self, model: AutoModelWithScorer, processor: Any = None, *, batch_size: int = 8, **kwargs: Any):
+        """``processor`` defaults to the model's (``tokenizer=`` or ``image_processor=``, as transformers names them,
+        are taken for it too); ``device`` defaults to where the model is; other keywords are transformers' pipeline
+        options (``num_workers``) or this pipeline's (``return_tensors``)."""
         if not isinstance(model, AutoModelWithScorer):
             raise InvalidInputError(
                 f"The explanation pipeline takes an AutoModelWithScorer, a checkpoint folder or a Hub repo id of one, "
@@ -171,7 +164,9 @@ class ExplanationPipeline(Pipeline):
             )
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        processor = next((p for p in (processor, tokenizer, image_processor) if p is not None), model.processor)
+        given = [processor, kwargs.pop("tokenizer", None), kwargs.pop("image_processor", None)]
+        processor = next((p for p in given if p is not None), model.processor)
+        device = kwargs.pop("device", None)
         if processor is None:
             raise InvalidInputError(
                 "The model has no tokenizer or image processor. Save it with one (from_classifier(..., "
