@@ -167,7 +167,7 @@ def _image_context(planted_resnet: tuple[AutoModelWithScorer, Any], root: Path) 
     pixel_values, labels = test["pixel_values"][:40], test["label"][:40]
     batches = [{"pixel_values": pixel_values[start : start + 8]} for start in (0, 8)]
     shuffled = AutoModelWithScorer.from_classifier(tiny_image_classifier("resnet", num_labels=4), SMALL).eval()
-    steps = ScorerTrainingArguments(root / "retrained", max_steps=2, per_device_train_batch_size=8, use_cpu=True)
+    steps = ScorerTrainingArguments(root / "retrained", max_steps=1, per_device_train_batch_size=8, use_cpu=True)
     train = Dataset.from_dict({"pixel_values": pixel_values.numpy(), "label": labels.tolist()}).with_format("torch")
 
     def train_fn(randomized: AutoModelWithScorer) -> None:
