@@ -1,4 +1,8 @@
-"""ScorerConfig: everything needed to rebuild a scorer and to check it sits on the right classifier."""
+"""ScorerConfig: everything needed to rebuild a scorer and to check it sits on the right classifier.
+
+Importing this module registers it with ``AutoConfig`` (model type ``ssxai_scorer``), so
+``AutoConfig.from_pretrained(checkpoint, subfolder="scorer")`` reads a scorer's config as any transformers config.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any, TypeVar
 
 from huggingface_hub.dataclasses import strict
 from huggingface_hub.errors import StrictDataclassError
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
 
 from .errors import ConfigError, UnknownKeyError
 from .registry import MODALITY_REGISTRY, nearest
@@ -177,6 +181,9 @@ class ScorerConfig(PreTrainedConfig):
                 f"ScorerConfig.hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})."
             )
+
+
+AutoConfig.register(ScorerConfig.model_type, ScorerConfig, exist_ok=True)
 
 
 def build_config(cls: type[C], values: Mapping[str, Any], section: str, extra_keys: tuple[str, ...] = ()) -> C:

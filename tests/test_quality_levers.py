@@ -154,6 +154,7 @@ def test_confidence_floor_restores_the_task_signal_of_an_under_confident_classif
 
     def signal(scale: float, floor: float) -> float:
         """Mean task-loss difference between removing and keeping the evidence."""
+        original = {name: tensor.clone() for name, tensor in head.state_dict().items()}
         with torch.no_grad():
             head.weight.mul_(scale), head.bias.mul_(scale)
             try:
@@ -162,8 +163,8 @@ def test_confidence_floor_restores_the_task_signal_of_an_under_confident_classif
                     model.modality.masked_logits(model.classifier, inputs, m, out.feature_mask)
                     for m in (keeps, removes)
                 ]
-            finally:
-                head.weight.div_(scale), head.bias.div_(scale)
+            finally:  # restored bit for bit: the fixture is shared and its scorer checks the classifier's fingerprint
+                head.load_state_dict(original)
         factor = sharpening_factor(full, floor)
         if factor is not None:
             full, logits = full * factor, [masked * factor for masked in logits]

@@ -131,6 +131,11 @@ class Modality(ABC):
         """``a text``, ``an image``: as in "This is an image classifier"."""
         return article(self.name)
 
+    @property
+    def pipeline_task(self) -> str:
+        """The task its explanation pipeline is registered under with transformers (``text-explanation``)."""
+        return f"{self.name}-explanation"
+
     # ---------------------------------------------------------------- classifier checks
     @abstractmethod
     def check_classifier(self, classifier: nn.Module) -> None:
@@ -316,6 +321,11 @@ class Modality(ABC):
     ) -> list[dict[str, Any]]:
         """The explanation part of each result, from :meth:`prepare_inputs`'s ``context`` and the model's maps
         (float32 on the CPU)."""
+
+    def item_maps(self, context: Any, attributions: Any, feature_mask: Any) -> tuple[Any, Any]:
+        """One input's maps from its row of a batch the pipeline padded together from inputs prepared one by one
+        (``context``: what :meth:`prepare_inputs` returned for that input alone); by default the row as it is."""
+        return attributions, feature_mask
 
     def wrong_input(self, item: Any, position: int, within: Modality | None, one: str, many: str) -> InvalidInputError:
         """The error for input ``position`` (its part, inside a multimodal input) of the wrong type: give ``one``

@@ -98,7 +98,7 @@ class ImageModality(SingleModality):
         example_import="from PIL import Image\n",
         example='[Image.open("image.jpg").convert("RGB")]',
         attribution_shape="[batch, height, width]",
-        pipeline_fields="[{'label': ..., 'score': ..., 'attributions': <[H, W]>, 'map': <array at image size>}]",
+        pipeline_fields="[{'label': ..., 'score': ..., 'attributions': <[H, W]>, 'map': <[height, width]>}]",
         pipeline_tag="image-classification",
         hidden_config_fields=("num_attention_heads",),
     )

@@ -155,6 +155,14 @@ class MultimodalModality(Modality):
             inputs.update(part_inputs)
         return inputs, contexts
 
+    def item_maps(self, context: Any, attributions: Any, feature_mask: Any) -> tuple[Any, Any]:
+        """Each part's maps as that part cuts them."""
+        cut = {
+            name: part.item_maps(context[name], attributions[name], feature_mask[name])
+            for name, part in self.parts.items()
+        }
+        return {name: maps for name, (maps, _) in cut.items()}, {name: mask for name, (_, mask) in cut.items()}
+
     def explanations(
         self, context: Any, attributions: Any, feature_mask: Any, offset: int, max_length: int | None
     ) -> list[dict[str, Any]]:

@@ -355,6 +355,13 @@ class TextModality(SingleModality):
         )
         return dict(encoding), (items, encoding, processor)
 
+    def item_maps(self, context: Any, attributions: Any, feature_mask: Any) -> tuple[Any, Any]:
+        """The text's own tokens: its row of the padded batch without the padding, on the tokenizer's side."""
+        _, encoding, tokenizer = context
+        length = encoding["input_ids"].shape[-1]
+        own = slice(attributions.shape[-1] - length, None) if pads_left(tokenizer) else slice(0, length)
+        return attributions[..., own], feature_mask[..., own]
+
     def explanations(
         self, context: Any, attributions: Any, feature_mask: Any, offset: int, max_length: int | None
     ) -> list[dict[str, Any]]:

@@ -55,11 +55,11 @@ class TextImageModality(MultimodalModality):
         "applied alone, plus both maps' penalties, γ from the both-masked Δ; each map must keep the prediction "
         "alone and together with the other. Captions are padded to the length they were trained with.",
         example_import="from PIL import Image\n",
-        example='text=["a dog runs on the beach"], images=[Image.open("image.jpg").convert("RGB")]',
+        example='text=["a dog runs on the beach"], images=[Image.open("image.jpg")]',
         pipeline_example='{"text": "a dog runs on the beach", "image": "image.jpg"}',
         attribution_shape="{'text': [batch, tokens], 'image': [batch, height, width]}",
         pipeline_fields="{'label': ..., 'score': ..., 'text': {'words': [...], 'word_scores': [...], ...}, "
-        "'image': {'map': <array at image size>, ...}}",
+        "'image': {'map': <[height, width]>, ...}}",
         hidden_config_fields=("num_attention_heads",),
     )
 

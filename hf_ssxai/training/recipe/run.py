@@ -20,7 +20,7 @@ from accelerate.utils import gather_object
 from ...checkpoint import fingerprint
 from ...configuration import ScorerConfig, build_config
 from ...data.loading import label_names, load_splits
-from ...errors import InvalidInputError
+from ...errors import ConfigError, InvalidInputError
 from ...modalities import get_modality
 from ..phases import fine_tune_classifier, train_scorer, training_arguments
 from .build import freeze, new_classifier, new_processor
@@ -50,7 +50,13 @@ def prepare(recipe: Recipe, processor: Any, max_train_samples: int | None) -> tu
 
     ``max_train_samples`` and ``max_eval_samples`` draw random subsets (seed 0), the same in every run."""
     splits = load_splits(recipe.data)
-    labels = label_names(splits["train"]) or [str(i) for i in sorted(set(splits["train"]["label"]))]
+    ids = sorted(set(splits["train"]["label"]))
+    labels = [str(name) for name in recipe.labels or label_names(splits["train"]) or ids]
+    if recipe.labels and not set(ids) <= set(range(len(recipe.labels))):
+        raise ConfigError(
+            f"The recipe names {len(recipe.labels)} classes ({', '.join(map(str, recipe.labels))}), but the training "
+            f"labels are {ids}: give one name per label id 0..{max(ids)}, in id order."
+        )
     limit = max_train_samples or recipe.max_train_samples
     if limit:
         splits["train"] = splits["train"].shuffle(seed=0).select(range(min(limit, len(splits["train"]))))
@@ -71,9 +77,15 @@ def _evaluation_split(data: dict[str, Any]) -> Any:
 
 
 def _summarize(trainer: Any, eval_dataset: Any) -> dict[str, Any]:
-    """Evaluation metrics and the first and last logged training loss."""
+    """Evaluation metrics, the optimizer steps taken and the first and last logged training loss (the mean
+    per-sample loss of the logging interval over every process: cross-entropy for phase 1, the scorer loss for
+    phase 2)."""
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    summary = {"first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
+    summary = {
+        "steps": trainer.state.global_step,
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+    }
     if eval_dataset is not None:
         summary.update(trainer.evaluate(eval_dataset))
     return summary
@@ -119,7 +131,6 @@ def run_scorer_phase(
     classifier_dir: str | Path | None = None,
     max_train_samples: int | None = None,
     resume_from_checkpoint: str | None = None,
-    scorer_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Phase 2: train a scorer for the classifier in ``classifier_dir`` (default ``output_dir/classifier``) and
     save classifier + scorer to ``output_dir/model``; returns its metrics with every rank's scorer fingerprint."""
@@ -134,7 +145,7 @@ def run_scorer_phase(
     classifier = modality.auto_model_class.from_pretrained(classifier_dir)
     processor = keep_max_length(modality.processor_class.from_pretrained(classifier_dir), recipe)
     data, _ = prepare(recipe, processor, max_train_samples)
-    config = build_config(ScorerConfig, {**recipe.scorer, **(scorer_options or {})}, "scorer")
+    config = build_config(ScorerConfig, recipe.scorer, "scorer")
     training = training_arguments(output / "scorer_run", **recipe.scorer_training)
     trainer = train_scorer(
         classifier,
