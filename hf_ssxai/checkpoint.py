@@ -14,9 +14,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import huggingface_hub
 import torch
+import transformers
 from huggingface_hub import HfApi, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -29,6 +31,7 @@ from huggingface_hub.errors import (
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
+from transformers import AutoConfig, PreTrainedModel
 
 from .errors import CheckpointError, UnsafeCheckpointError
 
@@ -106,6 +109,38 @@ def load_safetensors(path: str) -> dict[str, torch.Tensor]:
             f"Cannot read {path}: {error}. The file is truncated or corrupted; save the scorer again or "
             "download the checkpoint again."
         ) from error
+
+
+def classifier_loader(source: str, auto_class: type, hub: dict[str, Any]) -> type:
+    """What loads the classifier at ``source``: ``auto_class`` (its modality's Auto class, or a model class), or the
+    transformers class its config names when that Auto class does not know it (ImageGPT's image classifier reads
+    token ids, as text classifiers do). Only transformers' own classes: no code from a checkpoint is run."""
+    mapping = getattr(auto_class, "_model_mapping", None)
+    if mapping is None:
+        return auto_class
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **hub)
+    if type(config) in mapping:
+        return auto_class
+    for name in config.architectures or ():
+        model_class = getattr(transformers, name, None)
+        if isinstance(model_class, type) and issubclass(model_class, PreTrainedModel):
+            return model_class
+    return auto_class
+
+
+#: the alignment, in bytes, of the memory CPU kernels vectorize over (PyTorch's allocator gives every tensor it)
+ALIGNMENT = 64
+
+
+def realign(module: nn.Module) -> None:
+    """Copy into fresh memory every CPU parameter and buffer that lies at an address not a multiple of
+    :data:`ALIGNMENT` (safetensors leaves tensors at their offsets in the file). CPU kernels reduce unaligned memory
+    in another order (grouped convolutions do), so without this a reloaded model would not reproduce the saved one's
+    outputs bit for bit. Tied weights stay tied (the shared parameter is copied once)."""
+    with torch.no_grad():
+        for tensor in (*module.parameters(), *module.buffers()):
+            if tensor.device.type == "cpu" and tensor.numel() and tensor.data_ptr() % ALIGNMENT:
+                tensor.data = tensor.data.clone()
 
 
 @contextmanager

@@ -36,8 +36,10 @@ from .checkpoint import (
     SAFE_WEIGHTS_NAME,
     SCORER_SUBFOLDER,
     atomic_directory,
+    classifier_loader,
     fingerprint,
     load_safetensors,
+    realign,
     refuse_pickles,
     resolve_file,
 )
@@ -51,6 +53,7 @@ from .errors import (
 )
 from .losses import ScorerLossOutput, joint_scorer_loss, order_terms, scorer_loss, sharpening_factor
 from .modalities import Modality, each_map, get_modality, infer_modality
+from .modalities.base import complete_outputs
 from .model_card import CardBenchmark, hub_repo_id, render_model_card
 from .targets import check_target, draw_training_classes
 
@@ -113,6 +116,7 @@ class AutoModelWithScorer(nn.Module):
         self.processor = processor
         self.classifier.requires_grad_(False)
         self.classifier.eval()
+        complete_outputs(classifier)
         parameter = next(classifier.parameters(), None)
         self.scorer = self.modality.build_scorer(scorer_config).to(parameter.device if parameter is not None else "cpu")
 
@@ -438,9 +442,8 @@ class AutoModelWithScorer(nn.Module):
         if not has_safetensors:
             refuse_pickles(source, "", **hub)
         try:
-            return modality.auto_model_class.from_pretrained(
-                source, use_safetensors=True, trust_remote_code=False, **hub
-            )
+            loader = classifier_loader(source, modality.auto_model_class, hub)
+            classifier = loader.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **hub)
         except ValueError as error:
             if "trust_remote_code" in str(error):
                 raise UnsafeCheckpointError(
@@ -453,6 +456,8 @@ class AutoModelWithScorer(nn.Module):
                 f"Cannot load the classifier at {source}: {error}. The files are incomplete or corrupted; save or "
                 "download the checkpoint again."
             ) from error
+        realign(classifier)
+        return classifier
 
     @staticmethod
     def _load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:
