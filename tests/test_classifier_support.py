@@ -184,6 +184,23 @@ def test_a_reload_reproduces_grouped_convolutions_bit_for_bit(tmp_path):
 # ---------------------------------------------------------------- refusals name what is missing
 
 
+class NeedsBoxes(transformers.BertForSequenceClassification):
+    """A classifier that cannot run on tokens alone."""
+
+    def forward(self, input_ids=None, bbox=None, **kwargs):
+        return super().forward(input_ids=input_ids + bbox.sum(), **kwargs)
+
+
+def test_a_classifier_that_fails_on_the_probe_is_refused_with_its_error():
+    classifier = NeedsBoxes(
+        transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
+    )
+    with pytest.raises(
+        UnsupportedClassifierError, match="fails on the probe .*AttributeError.*input_ids, attention_mask"
+    ):
+        AutoModelWithScorer.from_classifier(classifier, SMALL)
+
+
 @pytest.mark.parametrize(
     ("model_type", "class_name", "registry", "reason"),
     [

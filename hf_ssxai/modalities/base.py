@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 #: in the masked logits of a multimodal classifier, the key of those with every modality masked (the other keys are
 #: modality names, each masked alone)
 ALL_MASKED = "all"
+#: what a classifier raises when it cannot run on the probe (it needs other inputs, or other sizes)
+PROBE_FAILURES = (RuntimeError, ValueError, TypeError, IndexError, KeyError, AttributeError, NotImplementedError)
 #: ``masked(part, maskable, feature_mask)``: a random masking of one part's maskable tensor (masking augmentation)
 Masking = Callable[["Modality", torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -363,8 +365,17 @@ class SingleModality(Modality):
     def probe_hidden_states(self, classifier: nn.Module, config: ScorerConfig) -> tuple[torch.Tensor, ...]:
         """Run the classifier once on dummy inputs and return its hidden states (checking they exist)."""
         complete_outputs(classifier)
-        with torch.no_grad():
-            outputs = classifier(**self.dummy_inputs(classifier, config), output_hidden_states=True, return_dict=True)
+        probe = self.dummy_inputs(classifier, config)
+        try:
+            with torch.no_grad():
+                outputs = classifier(**probe, output_hidden_states=True, return_dict=True)
+        except PROBE_FAILURES as error:
+            shapes = {name: tuple(value.shape) for name, value in probe.items()}
+            raise UnsupportedClassifierError(
+                f"{type(classifier).__name__} fails on the probe that measures its hidden states ({shapes}, sized "
+                f"from its config): {type(error).__name__}: {error}. hf_ssxai calls a classifier with "
+                f"{', '.join(probe)} only; use one that runs on those inputs."
+            ) from error
         if class_scores(outputs, classifier.config.num_labels) is None:
             raise UnsupportedClassifierError(
                 f"{type(classifier).__name__} returned no logits (nor one score per class as last_hidden_state); "
