@@ -239,7 +239,7 @@ def shares(results: list[Result]) -> dict[str, tuple[int, int, int]]:
 def _cell(text: str) -> str:
     """Text for one Markdown table cell: one line, no pipes, not too long."""
     text = " ".join(text.split()).replace("|", "\\|")
-    return text if len(text) <= 300 else text[:297] + "..."
+    return text if len(text) <= 400 else text[:397] + "..."
 
 
 #: what docs/models.md says, beside its tables, about how each family is read
