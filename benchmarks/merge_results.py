@@ -16,7 +16,13 @@ def merge(results: list[BenchmarkResult]) -> BenchmarkResult:
     """One result holding every method; the runs must have evaluated the same samples with the same predictions."""
     first = results[0]
     for other in results[1:]:
-        if other.sample_indices != first.sample_indices or other.predictions != first.predictions:
+        same_rows = (other.sample_indices, other.predictions, other.labels, other.evidence_coverage) == (
+            first.sample_indices,
+            first.predictions,
+            first.labels,
+            first.evidence_coverage,
+        )
+        if not same_rows:
             raise ValueError(
                 "The runs evaluated different samples or explained different classes; rerun with one seed."
             )
@@ -34,6 +40,8 @@ def merge(results: list[BenchmarkResult]) -> BenchmarkResult:
         metadata=metadata,
         sample_indices=first.sample_indices,
         predictions=first.predictions,
+        labels=first.labels,
+        evidence_coverage=first.evidence_coverage,
     )
 
 

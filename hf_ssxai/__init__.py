@@ -3,9 +3,11 @@
 A small scorer reads the classifier's hidden states and returns an attribution map in the same
 forward pass as the prediction. It is trained self-supervised against the frozen classifier.
 
-The public names below load on first use (as ``transformers`` does), so ``import hf_ssxai`` and the
-``hf-ssxai --help`` command stay quick. Importing the package registers the built-in modalities (which
-``ScorerConfig`` validates against) and the fusion classifier with the transformers Auto classes.
+``import hf_ssxai`` imports nothing heavy (not even torch), so it and the ``hf-ssxai --help`` command stay quick
+(``benchmarks/import_time.py`` measures both). The public names below load on first use, as ``transformers`` loads
+its own; the first one loaded also makes the registrations every part relies on: the built-in modalities (which
+``ScorerConfig`` validates against), ``ScorerConfig`` and the fusion classifier with the transformers Auto classes,
+and the explanation pipelines with transformers' ``PIPELINE_REGISTRY``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import fusion, modalities  # noqa: F401  (registrations: the modalities, the fusion classifier's Auto classes)
 from .version import __version__
 
 #: every public name and the module that defines it
@@ -21,6 +22,7 @@ _EXPORTS = {
     "BenchmarkResult": "benchmark",
     "run_benchmark": "benchmark",
     "ScorerConfig": "configuration",
+    "truncation_length": "data.preprocess",
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "FingerprintMismatchError": "errors",
@@ -31,6 +33,7 @@ _EXPORTS = {
     "UnsafeCheckpointError": "errors",
     "UnsupportedClassifierError": "errors",
     "cascading_randomization": "evaluation",
+    "evidence_masks": "evaluation",
     "data_randomization": "evaluation",
     "grid_pointing_game": "evaluation",
     "make_grids": "evaluation",
@@ -48,15 +51,21 @@ _EXPORTS = {
     "ExplanationPipeline": "pipelines",
     "pipeline": "pipelines",
     "ScorerTrainer": "training",
+    "ScorerTrainingArguments": "training",
     "scorer_loss": "losses",
 }
+#: the modules whose import registers what the rest relies on (see the module docstring), imported before the first
+#: public name is handed out
+_REGISTERING_MODULES = ("configuration", "modalities", "fusion", "pipelines")
 
 __all__ = ["__version__", *sorted(_EXPORTS, key=str.lower)]
 
 
 def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use."""
+    """Import a public name's module on first use (after the registering modules)."""
     if name in _EXPORTS:
+        for module in _REGISTERING_MODULES:
+            importlib.import_module(f".{module}", __name__)
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value

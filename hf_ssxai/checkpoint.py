@@ -1,20 +1,23 @@
-"""Checkpoint plumbing: weight fingerprints, safe file lookup (local or Hub) and atomic saves.
+"""Checkpoint plumbing: weight fingerprints, safe file lookup (local or Hub), loading a checkpoint's parts (scorer
+config, classifier, processor) and atomic saves.
 
-Only safetensors are ever read. A save is written completely into a temporary folder beside the
-destination and moved into place only once it is whole, so a failure midway leaves the previous
-checkpoint as it was.
+Only safetensors are ever read, and no code from a checkpoint is ever run. A save is written completely into a
+temporary folder beside the destination and moved into place only once it is whole, so a failure midway leaves the
+previous checkpoint as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import huggingface_hub
 import torch
@@ -24,16 +27,23 @@ from huggingface_hub.errors import (
     EntryNotFoundError,
     HFValidationError,
     LocalEntryNotFoundError,
-    RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.file_download import repo_folder_name
+from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 from transformers import AutoConfig, PreTrainedModel
 
-from .errors import CheckpointError, UnsafeCheckpointError
+from .configuration import ScorerConfig
+from .errors import CheckpointError, FingerprintMismatchError, UnsafeCheckpointError
+
+if TYPE_CHECKING:
+    from .modalities import Modality
+
+logger = logging.getLogger(__name__)
 
 SCORER_SUBFOLDER = "scorer"
 SAFE_WEIGHTS_NAME = "model.safetensors"
@@ -53,6 +63,32 @@ def fingerprint(module: nn.Module) -> str:
     return hasher.hexdigest()
 
 
+def hub_repo_id(name: str | os.PathLike | None) -> str | None:
+    """``name`` if it names a Hub repository, None if it is a local path (absolute, home- or dot-relative, with a
+    backslash, or an existing file or folder) or no valid repo id: only such names go into configs and cards."""
+    name = os.fspath(name) if name is not None else None
+    if not name or os.path.isabs(name) or name.startswith(("~", ".")) or "\\" in name or os.path.exists(name):
+        return None
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return None
+    return name
+
+
+def _offline_problem(repo_id: str, revision: str | None, cache_dir: str | os.PathLike | None) -> str | None:
+    """Why the local cache cannot serve ``repo_id`` at ``revision`` (None when it holds that revision): the repository
+    or the revision is missing from it."""
+    cache = Path(cache_dir or huggingface_hub.constants.HF_HUB_CACHE)
+    folder = cache / repo_folder_name(repo_id=repo_id, repo_type="model")
+    if not folder.is_dir():
+        return f"it is not in the local Hugging Face cache ({cache})"
+    wanted = revision or "main"
+    if not ((folder / "refs" / wanted).is_file() or (folder / "snapshots" / wanted).is_dir()):
+        return f"the local Hugging Face cache ({cache}) holds it, but not its revision {wanted!r}"
+    return None
+
+
 def resolve_file(
     path_or_repo: str | os.PathLike,
     filename: str,
@@ -60,19 +96,45 @@ def resolve_file(
     revision: str | None = None,
     **hub_kwargs,
 ) -> str | None:
-    """Local path of ``filename`` in a folder or a Hub repo (downloaded or from the cache); None if absent."""
+    """Local path of ``filename`` in a folder or a Hub repo (downloaded or from the cache); None if the folder or the
+    repository has no such file.
+
+    A repository or revision that does not exist, or that the local cache lacks while the Hub cannot be asked
+    (offline mode, ``local_files_only=True``, no connection), is a :class:`CheckpointError` that says which.
+    """
     if os.path.isdir(path_or_repo):
         candidate = os.path.join(path_or_repo, filename)
         return candidate if os.path.isfile(candidate) else None
+    repo_id = str(path_or_repo)
+    at_revision = f" at revision {revision!r}" if revision else ""
     try:
-        return hf_hub_download(str(path_or_repo), filename, revision=revision, **hub_kwargs)
-    except (EntryNotFoundError, RemoteEntryNotFoundError, LocalEntryNotFoundError):
-        return None
-    except (HFValidationError, RepositoryNotFoundError, RevisionNotFoundError) as error:
-        at_revision = f" at revision {revision}" if revision else ""
+        return hf_hub_download(repo_id, filename, revision=revision, **hub_kwargs)
+    except LocalEntryNotFoundError as error:
+        problem = _offline_problem(repo_id, revision, hub_kwargs.get("cache_dir"))
+        if problem is None:  # the cached revision simply lacks the file
+            return None
         raise CheckpointError(
-            f"No hf_ssxai checkpoint at {path_or_repo}: no such folder, and no Hub repository of that name"
-            f"{at_revision} ({error}). Give the folder that save_pretrained() wrote, or a repo id such as user/model."
+            f"Cannot load {repo_id}{at_revision}: {problem}, and the Hub cannot be asked (HF_HUB_OFFLINE=1, "
+            "local_files_only=True or no connection). Download it where the Hub is reachable (`hf download "
+            f"{repo_id}{f' --revision {revision}' if revision else ''}`) and copy the cache, or give the folder "
+            "save_pretrained() wrote."
+        ) from error
+    except EntryNotFoundError:
+        return None
+    except RevisionNotFoundError as error:
+        raise CheckpointError(
+            f"The Hub repository {repo_id} has no revision {revision!r} (a branch, tag or commit); check the name, or "
+            "leave revision out for main."
+        ) from error
+    except RepositoryNotFoundError as error:
+        raise CheckpointError(
+            f"No Hub repository {repo_id} (or it is private or gated: pass token= or log in with `hf auth login`). "
+            "Check the repo id, or give the folder that save_pretrained() wrote."
+        ) from error
+    except HFValidationError as error:
+        raise CheckpointError(
+            f"No hf_ssxai checkpoint at {repo_id}: no such folder, and not a Hub repo id ({error}). Give the folder "
+            "that save_pretrained() wrote, or a repo id such as user/model."
         ) from error
 
 
@@ -168,3 +230,85 @@ def atomic_directory(destination: str | os.PathLike) -> Iterator[Path]:
             os.replace(source, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_scorer_config(source: str, hub: dict[str, Any]) -> ScorerConfig:
+    """``scorer/config.json`` of a folder or Hub repo, checked: no custom code (``auto_map``), every field valid, and
+    attached (modality and hidden sizes known)."""
+    config_file = resolve_file(source, f"{SCORER_SUBFOLDER}/config.json", **hub)
+    if config_file is None:
+        raise CheckpointError(
+            f"{source} has no scorer/config.json, so it is not an hf_ssxai checkpoint. To attach a new "
+            "scorer to a plain classifier use AutoModelWithScorer.from_classifier(classifier)."
+        )
+    try:
+        raw = json.loads(Path(config_file).read_text(encoding="utf-8"))
+        if isinstance(raw, dict) and "auto_map" in raw:
+            raise UnsafeCheckpointError(
+                f"Scorer config {config_file} asks for custom code (auto_map); a scorer is built only from "
+                "hf_ssxai's own classes and no code from a checkpoint is ever run. Remove auto_map."
+            )
+        config = ScorerConfig.from_json_file(config_file)
+    except UnsafeCheckpointError:
+        raise
+    except Exception as error:  # JSON syntax or strict field validation: both mean a bad file
+        raise CheckpointError(f"Invalid scorer config {config_file}: {error}") from error
+    if config.modality is None or config.classifier_hidden_sizes is None:
+        raise CheckpointError(
+            f"Scorer config {config_file} lacks modality or classifier_hidden_sizes; it was not written by "
+            "save_pretrained(). Save the scorer again."
+        )
+    return config
+
+
+def load_classifier(source: str, modality: Modality, hub: dict[str, Any]) -> nn.Module:
+    """The classifier of a folder or Hub repo, from safetensors only, with transformers' own classes only, in the
+    dtype it was saved in (its fingerprint is checked against that)."""
+    has_safetensors = any(
+        resolve_file(source, name, **hub) is not None for name in (SAFE_WEIGHTS_NAME, f"{SAFE_WEIGHTS_NAME}.index.json")
+    )
+    if not has_safetensors:
+        refuse_pickles(source, "", **hub)
+    try:
+        loader = classifier_loader(source, modality.auto_model_class, hub)
+        classifier = loader.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **hub)
+    except ValueError as error:
+        if "trust_remote_code" in str(error):
+            raise UnsafeCheckpointError(
+                f"The classifier at {source} needs custom code from the repository; hf_ssxai never runs "
+                "remote code. Use a classifier architecture that transformers ships."
+            ) from error
+        raise CheckpointError(f"Cannot load the classifier at {source}: {error}") from error
+    except (OSError, SafetensorError) as error:  # unreadable config.json, truncated weights, ...
+        raise CheckpointError(
+            f"Cannot load the classifier at {source}: {error}. The files are incomplete or corrupted; save or "
+            "download the checkpoint again."
+        ) from error
+    realign(classifier)
+    return classifier
+
+
+def load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:
+    """The tokenizer or image processor saved in a folder or Hub repo, None when there is none."""
+    if resolve_file(source, modality.processor_file, **hub) is None:
+        return None
+    return modality.processor_class.from_pretrained(source, trust_remote_code=False, **hub)
+
+
+def check_fingerprint(classifier: nn.Module, expected: str | None, ignore_mismatch: bool) -> None:
+    """Refuse (or, with ``ignore_mismatch``, warn about) a classifier whose weights are not those a scorer was trained
+    against (``expected``: the scorer config's fingerprint; None checks nothing)."""
+    if expected is None:
+        return
+    actual = fingerprint(classifier)
+    if actual == expected:
+        return
+    message = (
+        f"The classifier's weights (fingerprint {actual}) differ from those the scorer was trained "
+        f"against ({expected}): its explanations would not describe this classifier. Load the "
+        "matching classifier (same weights and dtype), retrain the scorer, or pass "
+        "ignore_fingerprint_mismatch=True to load anyway."
+    )
+    if not ignore_mismatch:
+        raise FingerprintMismatchError(message)
+    logger.warning(message)

@@ -9,26 +9,46 @@ from collections.abc import Sequence
 
 from .commands import COMMANDS
 from .errors import SSXAIError
+from .version import __version__
+
+#: the exit status of a command stopped with Ctrl-C (128 + SIGINT, as shells report it)
+INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command in :data:`~hf_ssxai.commands.COMMANDS`."""
     parser = argparse.ArgumentParser(prog="hf-ssxai", description="Learned explainers for Hugging Face classifiers.")
+    parser.add_argument("--version", action="version", version=f"hf-ssxai {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)
     return parser
 
 
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (messages from other libraries may span several)."""
+    return " ".join(str(error).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: returns the exit status (0 on success, 1 on a clear error, 2 on bad usage)."""
+    """Entry point: returns the exit status (0 on success, 1 on an error, 2 on bad usage, 130 when interrupted).
+
+    Every error ends the command with one line on stderr: hf_ssxai's own errors say what is wrong and how to fix it;
+    anything else (a failure no check foresaw) is named by its type.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    prefix = f"hf-ssxai {args.command}:"
     try:
         return args.command_class.run(args)
     except SSXAIError as error:
-        print(f"hf-ssxai {args.command}: error: {error}", file=sys.stderr)
-        return 1
+        print(f"{prefix} error: {_one_line(error)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{prefix} interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as error:  # the last resort: still one line, never a traceback
+        print(f"{prefix} error: {type(error).__name__}: {_one_line(error)}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

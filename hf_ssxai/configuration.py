@@ -1,4 +1,8 @@
-"""ScorerConfig: everything needed to rebuild a scorer and to check it sits on the right classifier."""
+"""ScorerConfig: everything needed to rebuild a scorer and to check it sits on the right classifier.
+
+Importing this module registers it with ``AutoConfig`` (model type ``ssxai_scorer``), so
+``AutoConfig.from_pretrained(checkpoint, subfolder="scorer")`` reads a scorer's config as any transformers config.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any, TypeVar
 
 from huggingface_hub.dataclasses import strict
 from huggingface_hub.errors import StrictDataclassError
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
 
 from .errors import ConfigError, UnknownKeyError
 from .registry import MODALITY_REGISTRY, nearest
@@ -50,6 +54,10 @@ class ScorerConfig(PreTrainedConfig):
             level and levels are joined by bilinear upsampling. ``"unet"``: the thesis' decoder (section 4.4):
             levels are joined by transposed convolutions, and selected ViT layers become skips at successively
             finer levels, the deepest at the patch grid.
+        unet_skip_levels: for the U-Net decoder, how many doublings finer than its own resolution each selected
+            hidden state joins the decoder (0 for feature maps; ViT layers, which share one resolution, spread over
+            finer levels, the deepest at 0); filled when attaching. Levels finer than the classifier's own halve
+            the decoder's width per doubling.
         pixel_skip: the image decoder also reads the input pixels through a narrow convolution at full
             resolution. The thesis (section 3.2) argues against it: the scorer can then follow the image instead
             of the classifier.
@@ -91,6 +99,7 @@ class ScorerConfig(PreTrainedConfig):
     use_rescale: bool = True
     head_normalization: str | dict[str, str | None] | None = None
     image_decoder: str = "bilinear"
+    unet_skip_levels: list[int] | None = None
     pixel_skip: bool = True
     use_magnitude_penalty: bool = True
     use_binary_penalty: bool = True
@@ -172,6 +181,9 @@ class ScorerConfig(PreTrainedConfig):
                 f"ScorerConfig.hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})."
             )
+
+
+AutoConfig.register(ScorerConfig.model_type, ScorerConfig, exist_ok=True)
 
 
 def build_config(cls: type[C], values: Mapping[str, Any], section: str, extra_keys: tuple[str, ...] = ()) -> C:

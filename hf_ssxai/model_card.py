@@ -1,30 +1,33 @@
-"""Model cards: the ``README.md`` uploaded with a checkpoint, rendered from ``hf_ssxai/model_cards/scorer_card.md``.
+"""Model cards: the ``README.md`` that ``save_pretrained`` writes and ``push_to_hub`` uploads with a checkpoint.
 
-The template is a :class:`string.Template` (``$name`` placeholders). The card holds Hub metadata (YAML front
-matter), what the scorer is, how it was trained, its benchmark table when one is given, its limits and a usage
-snippet. Markdown is written as it is; single-line YAML values lose their newlines and are quoted.
+A card is a :class:`huggingface_hub.ModelCard`: its metadata is a :class:`~huggingface_hub.ModelCardData` (library,
+license, base model, pipeline tag, tags, datasets and, with a benchmark, a ``model-index`` of the scorer's
+faithfulness and clarity metrics), its text is rendered from the package template
+``hf_ssxai/model_cards/scorer_card.md`` (a :class:`string.Template`, ``$name`` placeholders): what the scorer is, how
+it was trained, its benchmark table, its limits and a usage snippet. No local path reaches a card: the base model
+and the datasets appear only when they name Hub repositories.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from string import Template
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from huggingface_hub.errors import HFValidationError
-from huggingface_hub.utils import validate_repo_id
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .checkpoint import hub_repo_id
 from .configuration import ScorerConfig
 from .modalities import get_modality
 
-if TYPE_CHECKING:
-    from .modeling import AutoModelWithScorer
-
 TEMPLATE_NAME = "scorer_card.md"
+LIBRARY_NAME = "hf_ssxai"
 TAGS = ("explainability", "xai", "hf_ssxai", "feature-attribution")
+#: the benchmark's name of this checkpoint's own explainer (the explainer registry's name of the scorer)
+SCORER_METHOD = "scorer"
+#: the model-index task of the scorer's benchmark metrics
+EXPLANATION_TASK = ("feature-attribution", "Feature attribution")
 #: what the ScorerConfig table shows, in this order (a modality may leave out fields its scorer does not use)
 CONFIG_FIELDS = (
     "hidden_size",
@@ -59,55 +62,57 @@ class CardBenchmark(Protocol):
         """Its tables and Pareto statements as Markdown."""
         ...
 
-
-def _one_line(value: Any) -> str:
-    """A YAML scalar on one line: newlines and runs of blanks become single spaces, then JSON-quoted (valid YAML)."""
-    return json.dumps(" ".join(str(value).split()), ensure_ascii=False)
-
-
-def hub_repo_id(name: str | None) -> str | None:
-    """``name`` if it can name a Hub repository (not a local path), else None."""
-    if not name or os.path.isabs(name) or os.path.exists(name):
-        return None
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        return None
-    return name
+    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``summary[method][metric] = {"mean": ..., "std": ...}``."""
+        ...
 
 
 def _datasets(training_info: Mapping[str, Any]) -> list[str]:
+    """The Hub datasets ``training_info`` names (``datasets``: a name or a list; local paths left out)."""
     names = training_info.get("datasets") or training_info.get("dataset") or []
-    return [names] if isinstance(names, str) else [str(name) for name in names]
+    names = [names] if isinstance(names, str) else [str(name) for name in names]
+    return [" ".join(name.split()) for name in names if hub_repo_id(" ".join(name.split()))]
 
 
-def _metadata(config: ScorerConfig, scorer_only: bool, training_info: Mapping[str, Any]) -> str:
-    lines = ["library_name: hf_ssxai"]
-    base_model = hub_repo_id(config.base_model_name_or_path)
-    if base_model:
-        lines.append(f"base_model: {_one_line(base_model)}")
-        if scorer_only:
-            lines.append("base_model_relation: adapter")
-    if datasets := _datasets(training_info):
-        lines += ["datasets:", *(f"- {_one_line(name)}" for name in datasets)]
-    if pipeline_tag := get_modality(config.modality).card.pipeline_tag:
-        lines.append(f"pipeline_tag: {pipeline_tag}")
-    lines += ["tags:", *(f"- {tag}" for tag in TAGS)]
-    return "\n".join(lines)
+def _benchmark_dataset(result: CardBenchmark) -> str | None:
+    """The benchmarked dataset when it is a Hub repository (a local path never goes into a card)."""
+    return hub_repo_id(str(result.metadata.get("dataset") or ""))
+
+
+def _eval_results(result: CardBenchmark | None, datasets: list[str]) -> list[EvalResult] | None:
+    """The scorer's mean of every benchmarked metric, as the card's ``model-index`` (None without a scorer row)."""
+    scorer = result.summary().get(SCORER_METHOD) if result is not None else None
+    if not scorer:
+        return None
+    dataset = _benchmark_dataset(result) or (datasets[0] if datasets else None)
+    split = result.metadata.get("split")
+    return [
+        EvalResult(
+            task_type=EXPLANATION_TASK[0],
+            task_name=EXPLANATION_TASK[1],
+            dataset_type=dataset or "local",
+            dataset_name=dataset or "a local dataset",
+            dataset_split=str(split) if split else None,
+            metric_type=metric,
+            metric_name=metric.replace("_", " "),
+            metric_value=round(stats["mean"], 4),
+        )
+        for metric, stats in scorer.items()
+    ]
 
 
 def _base_model_line(config: ScorerConfig, scorer_only: bool) -> str:
-    name, revision = config.base_model_name_or_path, config.base_model_revision
+    name, revision = hub_repo_id(config.base_model_name_or_path), config.base_model_revision
     at = f" at revision `{revision}`" if revision else ""
     if not scorer_only:
-        return f"Base classifier: `{name}`{at}, saved at the root of this repository." if name else ""
-    if hub_repo_id(name):
+        return f"Base classifier: `{name}`{at}, fine-tuned and saved at the root of this repository." if name else ""
+    if name:
         return (
             f"This repository holds only the scorer. `from_pretrained` loads its classifier from `{name}`{at}, "
             "as a PEFT adapter names its base model."
         )
     return (
-        f"This repository holds only the scorer, and its config names no Hub classifier (`{name}`): load it with "
+        "This repository holds only the scorer, and its config names no Hub classifier: load it with "
         "`AutoModelWithScorer.from_pretrained(repo_id, classifier=your_classifier)`."
     )
 
@@ -122,7 +127,8 @@ def _layers(layers: list[int] | dict[str, list[int]] | None) -> Any:
 def _training(training_info: Mapping[str, Any]) -> str:
     if not training_info:
         return "Training data and schedule were not recorded for this upload."
-    return "\n".join(f"- {key.replace('_', ' ')}: {value}" for key, value in training_info.items())
+    shown = {**training_info, **({"datasets": _datasets(training_info)} if "datasets" in training_info else {})}
+    return "\n".join(f"- {key.replace('_', ' ')}: {value}" for key, value in shown.items())
 
 
 def _benchmark(result: CardBenchmark | None, repo_id: str) -> str:
@@ -131,41 +137,76 @@ def _benchmark(result: CardBenchmark | None, repo_id: str) -> str:
             "No benchmark was uploaded with this checkpoint. Measure one against the attribution baselines with "
             f"`hf-ssxai benchmark --model {repo_id} --dataset DATASET`."
         )
-    meta = result.metadata
-    dataset = f" of {meta['dataset']}" if meta.get("dataset") else ""
+    dataset = _benchmark_dataset(result)
     return (
-        f"The scorer against the attribution baselines on {len(result.sample_indices)} samples{dataset}, every map "
-        "measured on the same features (`hf-ssxai benchmark`). Mean ± standard deviation; ↑ higher is better, "
-        "↓ lower is better; the best value per column is bold.\n\n" + result.report_markdown()
+        f"The scorer against the attribution baselines on {len(result.sample_indices)} samples"
+        f"{f' of {dataset}' if dataset else ''}, every map measured on the same features (`hf-ssxai benchmark`). "
+        "Mean ± standard deviation; ↑ higher is better, ↓ lower is better; the best value per column is bold.\n\n"
+        + result.report_markdown()
     )
 
 
-def render_model_card(model: AutoModelWithScorer, repo_id: str, **options: Any) -> str:
-    """The ``README.md`` for ``model`` pushed to ``repo_id``; ``options`` as :func:`render_card` takes them."""
-    return render_card(model.scorer_config, repo_id, **options)
+def _license_text(license: str | None) -> str:
+    if license:
+        return f"`{license}` (as stated by whoever saved this checkpoint)."
+    return (
+        "Not stated. Whoever shares this checkpoint should state one: `push_to_hub(..., license=...)`, usually the "
+        "base classifier's license."
+    )
 
 
-def render_card(
+def build_model_card(
     config: ScorerConfig,
     repo_id: str,
     *,
     scorer_only: bool = False,
     benchmark: CardBenchmark | None = None,
     training_info: Mapping[str, Any] | None = None,
-) -> str:
-    """The ``README.md`` of a checkpoint whose scorer ``config`` describes, pushed to ``repo_id`` (for a loaded
-    model: :func:`render_model_card`; for reference checkpoints whose weights are elsewhere:
-    ``benchmarks/make_model_cards.py``).
+    license: str | None = None,
+) -> ModelCard:
+    """The model card of a checkpoint whose scorer ``config`` describes (``AutoModelWithScorer.save_pretrained`` and
+    ``push_to_hub`` write it; ``benchmarks/make_model_cards.py`` renders the reference checkpoints' cards with it).
 
     Args:
         config: the scorer's (attached) config.
-        repo_id: where it goes (used in the usage snippet).
-        scorer_only: whether the upload holds only ``scorer/`` (the card then points at the base classifier).
-        benchmark: a benchmark of this checkpoint; its table and Pareto statement go into the card.
+        repo_id: where it goes (the title and the usage snippet).
+        scorer_only: whether the checkpoint holds only ``scorer/`` (the card then points at the base classifier).
+        benchmark: a benchmark of this checkpoint; its table goes into the card and the scorer's means into the
+            ``model-index`` metadata.
         training_info: free-form facts about training (``datasets``, ``steps``, ``learning_rate``, ...), listed in
-            the card; ``datasets`` (a name or a list) also goes into the YAML metadata.
+            the card; ``datasets`` (a name or a list; Hub ids only) also goes into the metadata.
+        license: the checkpoint's license (a Hub license id, e.g. ``apache-2.0``); the card says when none is given.
     """
     training_info = dict(training_info or {})
+    modality = get_modality(config.modality)
+    texts = modality.card
+    base_model = hub_repo_id(config.base_model_name_or_path)
+    datasets = _datasets(training_info)
+    data = ModelCardData(
+        library_name=LIBRARY_NAME,
+        license=license,
+        base_model=base_model,
+        base_model_relation="adapter" if scorer_only and base_model else None,
+        pipeline_tag=texts.pipeline_tag,
+        tags=list(TAGS),
+        datasets=datasets or None,
+        model_name=repo_id,
+        eval_results=_eval_results(benchmark, datasets),
+    )
+    return ModelCard(
+        f"---\n{data.to_yaml()}\n---\n\n{_text(config, repo_id, scorer_only, benchmark, training_info, license)}"
+    )
+
+
+def _text(
+    config: ScorerConfig,
+    repo_id: str,
+    scorer_only: bool,
+    benchmark: CardBenchmark | None,
+    training_info: Mapping[str, Any],
+    license: str | None = None,
+) -> str:
+    """The card's Markdown, from the package template."""
     modality = get_modality(config.modality)
     texts = modality.card
     target_text, target_short = TARGETS[config.target]
@@ -185,7 +226,6 @@ def render_card(
     )
     template = Template((resources.files("hf_ssxai") / "model_cards" / TEMPLATE_NAME).read_text(encoding="utf-8"))
     return template.substitute(
-        metadata=_metadata(config, scorer_only, training_info),
         title=repo_id,
         contents=contents,
         scorer_kind=texts.scorer_kind,
@@ -207,4 +247,5 @@ def render_card(
         pipeline_fields=texts.pipeline_fields,
         repo_id=repo_id,
         classifier_note=classifier_note,
+        license_text=_license_text(license),
     )

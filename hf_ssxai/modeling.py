@@ -9,14 +9,13 @@ Checkpoint layout (see ``docs/hub.md``)::
 
     config.json, model.safetensors, tokenizer/processor files   the classifier, as transformers saves it
     scorer/config.json, scorer/model.safetensors                 the scorer
-    README.md                                                    the model card (push_to_hub only)
+    README.md                                                    the model card (hf_ssxai.model_card)
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 import os
 import tempfile
@@ -26,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import CommitInfo, HfApi
-from safetensors import SafetensorError
+from huggingface_hub import CommitInfo, HfApi, ModelCard
 from safetensors.torch import save_file
 from torch import nn
 from transformers.utils import ModelOutput
@@ -36,25 +34,22 @@ from .checkpoint import (
     SAFE_WEIGHTS_NAME,
     SCORER_SUBFOLDER,
     atomic_directory,
-    classifier_loader,
+    check_fingerprint,
     fingerprint,
+    hub_repo_id,
+    load_classifier,
+    load_processor,
     load_safetensors,
-    realign,
+    load_scorer_config,
     refuse_pickles,
     resolve_file,
 )
 from .configuration import ScorerConfig
-from .errors import (
-    CheckpointError,
-    FingerprintMismatchError,
-    InvalidInputError,
-    SSXAIError,
-    UnsafeCheckpointError,
-)
+from .errors import CheckpointError, ConfigError, InvalidInputError, SSXAIError, UnsafeCheckpointError
 from .losses import ScorerLossOutput, joint_scorer_loss, order_terms, scorer_loss, sharpening_factor
-from .modalities import Modality, each_map, get_modality, infer_modality
+from .modalities import each_map, get_modality, infer_modality
 from .modalities.base import complete_outputs
-from .model_card import CardBenchmark, hub_repo_id, render_model_card
+from .model_card import CardBenchmark, build_model_card
 from .targets import check_target, draw_training_classes
 
 logger = logging.getLogger(__name__)
@@ -65,10 +60,38 @@ def default_device(device: str | torch.device | None = None) -> str | torch.devi
     return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _names_a_local_path(name: str) -> bool:
-    """Whether a base-model name is a filesystem path (absolute, home- or dot-relative, or climbing with ``..``)
-    rather than a Hub repository id."""
-    return os.path.isabs(name) or name.startswith(("~", ".")) or "\\" in name or ".." in Path(name).parts
+#: what ``transformers.pipeline(task, model=...)`` passes to ``from_pretrained`` besides the Hub options: the
+#: classifier's config it read and the task; neither is needed (the checkpoint says everything)
+PIPELINE_LOADER_KWARGS = frozenset({"config", "_from_pipeline"})
+
+
+def _one_device(device_map: Any) -> str | torch.device | None:
+    """The single device a ``device_map`` names: a device (``"cuda"``, ``0``, ``torch.device``), ``{"": device}``,
+    or ``"auto"`` (the first GPU, else the CPU). A map over several devices is a :class:`ConfigError`."""
+    if device_map is None:
+        return None
+    if device_map == "auto":
+        return default_device()
+    if isinstance(device_map, Mapping):
+        if set(device_map) != {""}:
+            raise ConfigError(
+                f"AutoModelWithScorer runs classifier and scorer on one device; device_map={dict(device_map)!r} "
+                "splits them. Give one device: device_map='cuda', 0, {'': 'cuda:1'} or 'auto'."
+            )
+        device_map = device_map[""]
+    try:
+        return torch.device(device_map)
+    except (RuntimeError, TypeError) as error:
+        raise ConfigError(f"device_map={device_map!r} names no device ({error}); e.g. 'cuda', 'cpu' or 0.") from error
+
+
+def _torch_dtype(dtype: Any) -> torch.dtype | None:
+    """``dtype`` as a torch dtype (``torch.bfloat16`` or ``"bfloat16"``); None and ``"auto"`` keep the saved one."""
+    if dtype is None or dtype == "auto" or isinstance(dtype, torch.dtype):
+        return None if dtype == "auto" else dtype
+    if isinstance(dtype, str) and isinstance(getattr(torch, dtype, None), torch.dtype):
+        return getattr(torch, dtype)
+    raise ConfigError(f"dtype={dtype!r} is no torch dtype; give e.g. torch.bfloat16, 'float16' or 'auto'.")
 
 
 @dataclass
@@ -138,8 +161,9 @@ class AutoModelWithScorer(nn.Module):
         classifier.eval()  # frozen from here on; also keeps the probe free of dropout randomness
         modality.attach(classifier, config, processor)
         config.num_labels = int(classifier.config.num_labels)
-        config.base_model_name_or_path = (
-            config.base_model_name_or_path or getattr(classifier.config, "name_or_path", None) or None
+        # a Hub id only: a local folder names no weights others can fetch (and, after fine-tuning, not even these)
+        config.base_model_name_or_path = hub_repo_id(
+            config.base_model_name_or_path or getattr(classifier.config, "name_or_path", None)
         )
         config.base_model_fingerprint = fingerprint(classifier)
         return cls(classifier, config, processor)
@@ -276,25 +300,45 @@ class AutoModelWithScorer(nn.Module):
 
     # ------------------------------------------------------------------ saving
     def save_pretrained(
-        self, save_directory: str | os.PathLike, *, scorer_only: bool = False, is_main_process: bool = True
+        self,
+        save_directory: str | os.PathLike,
+        *,
+        scorer_only: bool = False,
+        is_main_process: bool = True,
+        model_card: ModelCard | None = None,
     ) -> None:
-        """Save classifier (root, as transformers does) and scorer (``scorer/``), safetensors only.
+        """Save classifier (root, as transformers does), scorer (``scorer/``) and model card (``README.md``),
+        safetensors only.
 
         The whole checkpoint is written to a temporary folder first and moved into place only when
         complete, so an error midway leaves an existing checkpoint intact. ``scorer_only=True`` writes
-        just ``scorer/`` (the config names the base classifier, as a PEFT adapter does).
+        just ``scorer/`` and the card (the config names the base classifier, as a PEFT adapter does).
+        ``model_card`` replaces the default card (:func:`hf_ssxai.model_card.build_model_card`, titled with the
+        folder's name). A base classifier named by a local path is left out of the saved config: only Hub ids go
+        into configs and cards.
         """
         if not is_main_process:
             return
+        config = self.scorer_config
+        if config.base_model_name_or_path and hub_repo_id(config.base_model_name_or_path) is None:
+            logger.warning(
+                "Not saving base_model_name_or_path=%r: it is a local path, and only Hub ids go into a checkpoint. "
+                "Load this scorer with from_pretrained(path, classifier=...) or name the classifier's Hub repo.",
+                config.base_model_name_or_path,
+            )
+            config = copy.deepcopy(config)
+            config.base_model_name_or_path = None
+        card = model_card or build_model_card(config, Path(save_directory).resolve().name, scorer_only=scorer_only)
         with atomic_directory(save_directory) as staging:
             if not scorer_only:
                 self.classifier.save_pretrained(staging)
                 if self.processor is not None:
                     self.processor.save_pretrained(staging)
             scorer_folder = staging / SCORER_SUBFOLDER
-            self.scorer_config.save_pretrained(scorer_folder)
+            config.save_pretrained(scorer_folder)
             state = {k: v.detach().contiguous().cpu() for k, v in self.scorer.state_dict().items()}
             save_file(state, scorer_folder / SAFE_WEIGHTS_NAME, metadata={"format": "pt"})
+            card.save(staging / "README.md")
 
     def push_to_hub(
         self,
@@ -305,15 +349,16 @@ class AutoModelWithScorer(nn.Module):
         token: str | bool | None = None,
         commit_message: str | None = None,
         scorer_only: bool = False,
+        license: str | None = None,
         benchmark: CardBenchmark | None = None,
         training_info: Mapping[str, Any] | None = None,
     ) -> CommitInfo:
         """Upload the checkpoint with a model card (``README.md``) to ``repo_id`` in one commit.
 
         The repository is created if needed (``private`` applies then), as is the branch ``revision``.
-        Files are those of :meth:`save_pretrained` (``scorer_only`` as there) plus the card, rendered by
-        :func:`hf_ssxai.model_card.render_model_card` with the ``benchmark`` table and ``training_info`` facts.
-        Returns the commit info (``.commit_url``, ``.oid``).
+        Files are those of :meth:`save_pretrained` (``scorer_only`` as there), the card
+        (:func:`hf_ssxai.model_card.build_model_card`) titled ``repo_id`` with the ``license``, the ``benchmark``
+        table and metrics and the ``training_info`` facts. Returns the commit info (``.commit_url``, ``.oid``).
         """
         if scorer_only and hub_repo_id(self.scorer_config.base_model_name_or_path) is None:
             logger.warning(
@@ -322,16 +367,20 @@ class AutoModelWithScorer(nn.Module):
                 "model.scorer_config.base_model_name_or_path (and base_model_revision) to the classifier's repo id.",
                 self.scorer_config.base_model_name_or_path,
             )
+        card = build_model_card(
+            self.scorer_config,
+            repo_id,
+            scorer_only=scorer_only,
+            benchmark=benchmark,
+            training_info=training_info,
+            license=license,
+        )
         api = HfApi(token=token)
         api.create_repo(repo_id, private=private, exist_ok=True)
         if revision is not None:
             api.create_branch(repo_id, branch=revision, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="hf_ssxai-push-") as folder:
-            self.save_pretrained(folder, scorer_only=scorer_only)
-            card = render_model_card(
-                self, repo_id, scorer_only=scorer_only, benchmark=benchmark, training_info=training_info
-            )
-            (Path(folder) / "README.md").write_text(card, encoding="utf-8")
+            self.save_pretrained(folder, scorer_only=scorer_only, model_card=card)
             default_message = "Upload hf_ssxai scorer" if scorer_only else "Upload classifier and hf_ssxai scorer"
             return api.upload_folder(
                 repo_id=repo_id,
@@ -348,18 +397,45 @@ class AutoModelWithScorer(nn.Module):
         classifier: nn.Module | None = None,
         *,
         revision: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        token: str | bool | None = None,
+        local_files_only: bool = False,
+        force_download: bool = False,
+        dtype: torch.dtype | str | None = None,
+        device_map: str | int | torch.device | Mapping[str, Any] | None = None,
+        trust_remote_code: bool | None = None,
         ignore_fingerprint_mismatch: bool = False,
-        **hub_kwargs: Any,
+        **pipeline_kwargs: Any,
     ) -> AutoModelWithScorer:
-        """Load classifier and scorer from a folder or a Hub repo (``revision`` picks a branch, tag or commit).
+        """Load classifier and scorer from a folder or a Hub repo, in eval mode, as transformers' ``from_pretrained``.
 
-        For a scorer-only checkpoint the classifier comes from ``classifier`` if given, else from the
-        base model the scorer config names. The classifier's weights must match the fingerprint the
-        scorer was trained against; ``ignore_fingerprint_mismatch=True`` overrides (at your own risk).
+        ``revision`` (a branch, tag or commit), ``cache_dir``, ``token``, ``local_files_only`` and ``force_download``
+        reach the Hub as in transformers (a folder ignores them). For a scorer-only checkpoint the classifier comes
+        from ``classifier`` if given, else from the base model the scorer config names (at its pinned revision).
+        The classifier's weights must match the fingerprint the scorer was trained against;
+        ``ignore_fingerprint_mismatch=True`` overrides (at your own risk). Only then is the model cast to ``dtype``
+        (``torch.bfloat16``, ``"float16"``; ``"auto"`` or None keep the saved dtype) and moved to the one device
+        ``device_map`` names (``"cuda"``, ``0``, ``{"": "cuda:1"}``, or ``"auto"``: the first GPU, else the CPU).
+        hf_ssxai never runs code from a checkpoint: ``trust_remote_code=True`` is refused. ``transformers.pipeline``
+        also passes ``config`` and ``_from_pipeline``, which are not needed; any other keyword is a
+        :class:`ConfigError`.
         """
+        if unknown := sorted(set(pipeline_kwargs) - PIPELINE_LOADER_KWARGS):
+            raise ConfigError(
+                f"AutoModelWithScorer.from_pretrained got unexpected keyword argument(s) {', '.join(unknown)}; it "
+                "takes classifier, revision, cache_dir, token, local_files_only, force_download, dtype, device_map "
+                "and ignore_fingerprint_mismatch."
+            )
+        if trust_remote_code:
+            raise UnsafeCheckpointError(
+                "hf_ssxai never runs code from a checkpoint: leave trust_remote_code unset (every scorer is built "
+                "from hf_ssxai's own classes, every classifier from transformers')."
+            )
+        torch_dtype, device = _torch_dtype(dtype), _one_device(device_map)
         source = str(pretrained_model_name_or_path)
-        hub = {"revision": revision, **hub_kwargs}
-        config = cls._load_scorer_config(source, hub)
+        hub_kwargs = {"cache_dir": cache_dir, "token": token, "local_files_only": local_files_only}
+        hub = {"revision": revision, "force_download": force_download, **hub_kwargs}
+        config = load_scorer_config(source, hub)
         weights_file = resolve_file(source, f"{SCORER_SUBFOLDER}/{SAFE_WEIGHTS_NAME}", **hub)
         if weights_file is None:
             refuse_pickles(source, SCORER_SUBFOLDER, **hub)
@@ -373,24 +449,26 @@ class AutoModelWithScorer(nn.Module):
         modality = get_modality(config.modality)
         if classifier is None:
             if resolve_file(source, "config.json", **hub) is not None:
-                classifier = cls._load_classifier(source, modality, hub)
-                processor = cls._load_processor(source, modality, hub)
+                classifier, processor = load_classifier(source, modality, hub), load_processor(source, modality, hub)
             elif config.base_model_name_or_path:
-                if not os.path.isdir(source) and _names_a_local_path(config.base_model_name_or_path):
+                base = config.base_model_name_or_path
+                if not os.path.isdir(source) and hub_repo_id(base) is None:
                     raise UnsafeCheckpointError(
-                        f"The Hub scorer {source} names a local path as its base classifier "
-                        f"({config.base_model_name_or_path!r}); a downloaded checkpoint may only name a Hub "
-                        "repository. Pass the classifier yourself: from_pretrained(repo, classifier=clf)."
+                        f"The Hub scorer {source} names a local path as its base classifier ({base!r}); a downloaded "
+                        "checkpoint may only name a Hub repository. Pass the classifier yourself: "
+                        "from_pretrained(repo, classifier=clf)."
                     )
-                base_hub = {**hub_kwargs, "revision": config.base_model_revision}
-                classifier = cls._load_classifier(config.base_model_name_or_path, modality, base_hub)
-                processor = cls._load_processor(config.base_model_name_or_path, modality, base_hub)
+                base_hub = {**hub, "revision": config.base_model_revision}
+                classifier, processor = (
+                    load_classifier(base, modality, base_hub),
+                    load_processor(base, modality, base_hub),
+                )
             else:
                 raise CheckpointError(
                     f"{source} holds only a scorer and its config names no base classifier; pass the "
                     "classifier yourself: AutoModelWithScorer.from_pretrained(path, classifier=clf)."
                 )
-        cls._check_fingerprint(classifier, config, ignore_fingerprint_mismatch)
+        check_fingerprint(classifier, config.base_model_fingerprint, ignore_fingerprint_mismatch)
 
         model = cls(classifier, config, processor)
         try:
@@ -404,81 +482,6 @@ class AutoModelWithScorer(nn.Module):
                 f"Scorer weights in {source} do not match its config (missing: {missing}, unexpected: "
                 f"{unexpected}). The files come from different saves; save the scorer again."
             )
-        return model
-
-    @staticmethod
-    def _load_scorer_config(source: str, hub: dict[str, Any]) -> ScorerConfig:
-        config_file = resolve_file(source, f"{SCORER_SUBFOLDER}/config.json", **hub)
-        if config_file is None:
-            raise CheckpointError(
-                f"{source} has no scorer/config.json, so it is not an hf_ssxai checkpoint. To attach a new "
-                "scorer to a plain classifier use AutoModelWithScorer.from_classifier(classifier)."
-            )
-        try:
-            raw = json.loads(Path(config_file).read_text(encoding="utf-8"))
-            if isinstance(raw, dict) and "auto_map" in raw:
-                raise UnsafeCheckpointError(
-                    f"Scorer config {config_file} asks for custom code (auto_map); a scorer is built only from "
-                    "hf_ssxai's own classes and no code from a checkpoint is ever run. Remove auto_map."
-                )
-            config = ScorerConfig.from_json_file(config_file)
-        except UnsafeCheckpointError:
-            raise
-        except Exception as error:  # JSON syntax or strict field validation: both mean a bad file
-            raise CheckpointError(f"Invalid scorer config {config_file}: {error}") from error
-        if config.modality is None or config.classifier_hidden_sizes is None:
-            raise CheckpointError(
-                f"Scorer config {config_file} lacks modality or classifier_hidden_sizes; it was not written by "
-                "save_pretrained(). Save the scorer again."
-            )
-        return config
-
-    @staticmethod
-    def _load_classifier(source: str, modality: Modality, hub: dict[str, Any]) -> nn.Module:
-        has_safetensors = any(
-            resolve_file(source, name, **hub) is not None
-            for name in (SAFE_WEIGHTS_NAME, f"{SAFE_WEIGHTS_NAME}.index.json")
-        )
-        if not has_safetensors:
-            refuse_pickles(source, "", **hub)
-        try:
-            loader = classifier_loader(source, modality.auto_model_class, hub)
-            classifier = loader.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **hub)
-        except ValueError as error:
-            if "trust_remote_code" in str(error):
-                raise UnsafeCheckpointError(
-                    f"The classifier at {source} needs custom code from the repository; hf_ssxai never runs "
-                    "remote code. Use a classifier architecture that transformers ships."
-                ) from error
-            raise CheckpointError(f"Cannot load the classifier at {source}: {error}") from error
-        except (OSError, SafetensorError) as error:  # unreadable config.json, truncated weights, ...
-            raise CheckpointError(
-                f"Cannot load the classifier at {source}: {error}. The files are incomplete or corrupted; save or "
-                "download the checkpoint again."
-            ) from error
-        realign(classifier)
-        return classifier
-
-    @staticmethod
-    def _load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:
-        if resolve_file(source, modality.processor_file, **hub) is None:
-            return None
-        return modality.processor_class.from_pretrained(source, trust_remote_code=False, **hub)
-
-    @staticmethod
-    def _check_fingerprint(classifier: nn.Module, config: ScorerConfig, ignore_mismatch: bool) -> None:
-        expected = config.base_model_fingerprint
-        if expected is None:
-            return
-        actual = fingerprint(classifier)
-        if actual == expected:
-            return
-        message = (
-            f"The classifier's weights (fingerprint {actual}) differ from those the scorer was trained "
-            f"against ({expected}): its explanations would not describe this classifier. Load the "
-            "matching classifier (same weights and dtype), retrain the scorer, or pass "
-            "ignore_fingerprint_mismatch=True to load anyway."
-        )
-        if not ignore_mismatch:
-            raise FingerprintMismatchError(message)
-        logger.warning(message)
+        if torch_dtype is not None or device is not None:  # after the fingerprint check, which hashes saved weights
+            model.to(device=device, dtype=torch_dtype)
+        return model.eval()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import CommitInfo, HfApi
+from huggingface_hub import CommitInfo, HfApi, RepoUrl
 from transformers import ViTImageProcessor
 
 from hf_ssxai import AutoModelWithScorer, BenchmarkResult, ScorerConfig
@@ -72,20 +73,29 @@ class HubRecorder:
         """Replace the HfApi methods push_to_hub uses by recorders (no network)."""
         recorder = self
 
-        def create_repo(api: HfApi, repo_id: str, **kwargs: Any) -> None:
+        def create_repo(api: HfApi, repo_id: str, **kwargs: Any) -> RepoUrl:
             recorder.calls.append(("create_repo", {"repo_id": repo_id, "token": api.token, **kwargs}))
+            return RepoUrl(f"https://huggingface.co/{repo_id}")
 
         def create_branch(api: HfApi, repo_id: str, **kwargs: Any) -> None:
             recorder.calls.append(("create_branch", {"repo_id": repo_id, **kwargs}))
 
-        def upload_folder(api: HfApi, **kwargs: Any) -> CommitInfo:
+        def upload_folder(api: HfApi, run_as_future: bool = False, **kwargs: Any) -> CommitInfo | Future:
             recorder.calls.append(("upload_folder", kwargs))
             folder = Path(kwargs["folder_path"])
+            ignored = kwargs.get("ignore_patterns") or []
             recorder.files = {
-                path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()
+                path.relative_to(folder).as_posix(): path.read_bytes()
+                for path in folder.rglob("*")
+                if path.is_file() and not any(path.relative_to(folder).match(pattern) for pattern in ignored)
             }
             url = f"https://huggingface.co/{kwargs['repo_id']}/commit/{commit_hash('upload')}"
-            return CommitInfo(url, kwargs["commit_message"], "", commit_hash("upload"))
+            commit = CommitInfo(url, kwargs["commit_message"], "", commit_hash("upload"))
+            if not run_as_future:
+                return commit
+            done: Future = Future()  # what HfApi returns for uploads run in the background (Trainer's pushes)
+            done.set_result(commit)
+            return done
 
         monkeypatch.setattr(HfApi, "create_repo", create_repo)
         monkeypatch.setattr(HfApi, "create_branch", create_branch)

@@ -97,6 +97,72 @@ def test_explain_errors_exit_with_one(text_checkpoint, image_checkpoint, tmp_pat
     assert "give --output FILE" in capsys.readouterr().err
 
 
+def test_version_prints_the_package_version(capsys):
+    from hf_ssxai import __version__
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.strip() == f"hf-ssxai {__version__}"
+
+
+def test_explain_reads_inputs_from_a_file_or_stdin_with_a_progress_bar(text_checkpoint, tmp_path, capsys, monkeypatch):
+    import io
+
+    texts = ["the movie was great", "awful", "", "a dull plot", "great"]
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
+    options = ["--format", "json", "--batch-size", "2"]
+    assert main(["explain", "--model", text_checkpoint, "--input", str(tmp_path / "texts.txt"), *options]) == 0
+    captured = capsys.readouterr()
+    from_file = json.loads(captured.out)
+    assert [result["text"] for result in from_file] == [text for text in texts if text]  # blank lines skipped
+    assert "explain: 100%" in captured.err and "4/4" in captured.err  # the bar, on stderr
+    assert main(["explain", "--model", text_checkpoint, *[t for t in texts if t], *options]) == 0
+    assert json.loads(capsys.readouterr().out) == from_file  # the same as arguments
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(texts)))
+    assert main(["explain", "--model", text_checkpoint, "--input", "-", *options]) == 0
+    assert json.loads(capsys.readouterr().out) == from_file
+    assert main(["explain", "--model", text_checkpoint, "--input", "-", "great"]) == 1
+    assert "not both" in capsys.readouterr().err
+
+
+def test_explain_reads_pairs_from_a_file(pair_checkpoint, pictures, tmp_path, capsys):
+    (tmp_path / "pairs.tsv").write_text("".join(f"{c}\t{p}\n" for c, p in zip(CAPTIONS, pictures, strict=True)))
+    assert (
+        main(["explain", "--model", pair_checkpoint, "--input", str(tmp_path / "pairs.tsv"), "--format", "json"]) == 0
+    )
+    results = json.loads(capsys.readouterr().out)
+    assert [(r["text"], r["image"]) for r in results] == list(zip(CAPTIONS, pictures, strict=True))
+    (tmp_path / "untabbed.tsv").write_text("a caption without an image\n")
+    assert main(["explain", "--model", pair_checkpoint, "--input", str(tmp_path / "untabbed.tsv")]) == 1
+    assert "Line 1 of" in capsys.readouterr().err
+
+
+def test_every_explain_error_is_one_line(text_checkpoint, tmp_path, capsys, monkeypatch):
+    import hf_ssxai.pipelines
+
+    def _fails(error):
+        def explain(*args, **kwargs):
+            raise error
+
+        return explain
+
+    cases = [
+        (["--input", str(tmp_path / "missing.txt")], None, "Cannot read the inputs from"),
+        (["--input", str(tmp_path)], None, "Cannot read the inputs from"),
+        (["a text"], RuntimeError("deep inside torch\nsecond line"), "RuntimeError: deep inside torch second line"),
+        (["a text"], OSError("disk full"), "OSError: disk full"),
+    ]
+    for arguments, error, message in cases:
+        if error is not None:
+            monkeypatch.setattr(hf_ssxai.pipelines, "pipeline", _fails(error))
+        assert main(["explain", "--model", text_checkpoint, *arguments]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("hf-ssxai explain: error: ") and message in err, err
+    monkeypatch.setattr(hf_ssxai.pipelines, "pipeline", _fails(KeyboardInterrupt()))
+    assert main(["explain", "--model", text_checkpoint, "a text"]) == 130
+    assert capsys.readouterr().err == "hf-ssxai explain: interrupted\n"
+
+
 PAIR_LABELS = {0: "mismatch", 1: "match"}
 CAPTIONS = ["the movie was great", "awful <script>alert(1)</script> film"]
 
@@ -218,6 +284,7 @@ def test_push_uploads_checkpoint_and_card(text_checkpoint, tmp_path, monkeypatch
     (tmp_path / "training.json").write_text(json.dumps({"datasets": ["stanfordnlp/sst2"], "epochs": 4}))
     argv = ["push", "--model", text_checkpoint, "--repo-id", "user/text-ssxai", "--revision", "v1", "--private"]
     argv += ["--benchmark", str(tmp_path / "results.json"), "--training-info", str(tmp_path / "training.json")]
+    argv += ["--license", "mit"]
     assert main(argv) == 0
     assert "https://huggingface.co/user/text-ssxai/commit/" in capsys.readouterr().out
     assert hub.call("create_repo")["private"] is True
@@ -226,6 +293,7 @@ def test_push_uploads_checkpoint_and_card(text_checkpoint, tmp_path, monkeypatch
     assert {"config.json", "model.safetensors", "scorer/model.safetensors", "README.md"} <= set(hub.files)
     assert small_benchmark().to_markdown() in hub.readme
     assert ModelCard(hub.readme).data.to_dict()["datasets"] == ["stanfordnlp/sst2"]
+    assert ModelCard(hub.readme).data.license == "mit" and "# user/text-ssxai" in hub.readme
 
 
 def test_push_errors_exit_with_one(text_checkpoint, tmp_path, monkeypatch, capsys):
@@ -240,16 +308,22 @@ def test_push_errors_exit_with_one(text_checkpoint, tmp_path, monkeypatch, capsy
 
 
 def test_train_classifier_then_train_scorer_write_loadable_checkpoints(text_recipe, tmp_path, capsys):
-    run = tmp_path / "run"
-    assert main(["train-classifier", "--config", str(text_recipe), "--output-dir", str(run)]) == 0
+    run, recipe = tmp_path / "run", tmp_path / "named.yaml"
+    recipe.write_text(text_recipe.read_text() + "labels: [negative, positive]\n")
+    overrides = ["--classifier-training", "max_steps=12", "--classifier-training", "learning_rate=3e-3"]
+    assert main(["train-classifier", "--config", str(recipe), "--output-dir", str(run), *overrides]) == 0
     assert (run / "classifier" / "config.json").is_file()
     options = ["--scorer-option", "hidden_size=24", "--scorer-option", "target=prediction"]
-    assert main(["train-scorer", "--config", str(text_recipe), "--output-dir", str(run), *options]) == 0
+    options += ["--scorer-training", "max_steps=10"]  # any TrainingArguments field, value read as YAML
+    assert main(["train-scorer", "--config", str(recipe), "--output-dir", str(run), *options]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"classifier", "scorer"} <= set(metrics), "the second phase must not drop the first phase's metrics"
+    assert (metrics["classifier"]["steps"], metrics["scorer"]["steps"]) == (12, 10)  # the recipe says 16 and 12
     assert metrics["scorer"]["last_loss"] < metrics["scorer"]["first_loss"]
     model = AutoModelWithScorer.from_pretrained(run / "model")
     assert (model.scorer_config.hidden_size, model.scorer_config.target) == (24, "prediction")
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    assert model.config.label2id == {"negative": 0, "positive": 1}
 
 
 def test_train_errors_exit_with_one(text_recipe, tmp_path, capsys):
@@ -258,6 +332,12 @@ def test_train_errors_exit_with_one(text_recipe, tmp_path, capsys):
     bad = ["--config", str(text_recipe), "--output-dir", str(tmp_path), "--scorer-option", "use_relu"]
     assert main(["train-scorer", *bad]) == 1
     assert "KEY=VALUE" in capsys.readouterr().err
+    typo = ["--config", str(text_recipe), "--output-dir", str(tmp_path), "--scorer-training", "learnin_rate=1e-3"]
+    assert main(["train-scorer", *typo]) == 1
+    assert "scorer_training has no key 'learnin_rate' (did you mean 'learning_rate'?)" in capsys.readouterr().err
+    (tmp_path / "one.yaml").write_text(text_recipe.read_text() + "labels: [a]\n")
+    assert main(["train-classifier", "--config", str(tmp_path / "one.yaml"), "--output-dir", str(tmp_path)]) == 1
+    assert "at least two distinct class names" in capsys.readouterr().err
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     assert main(["train-classifier", "--config", str(tmp_path / "list.yaml"), "--output-dir", str(tmp_path)]) == 1
     assert "YAML mapping" in capsys.readouterr().err

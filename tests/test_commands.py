@@ -50,6 +50,8 @@ def test_the_recipe_script_takes_the_options_of_the_train_commands():
     script = _python(str(ROOT / "recipes" / "train.py"), "--help")
     assert script.returncode == 0, script.stderr[-2000:]
     classifier = build_parser().parse_args(["train-classifier", "--config", "c", "--output-dir", "o"])
-    scorer_help = build_parser()._subparsers._group_actions[0].choices["train-scorer"].format_help()
+    commands = build_parser()._subparsers._group_actions[0].choices
+    both = _options(commands["train-classifier"].format_help()) | _options(commands["train-scorer"].format_help())
     assert classifier.command_class.phase == "classifier"
-    assert _options(script.stdout) == _options(scorer_help) | {"--phase"}
+    assert _options(script.stdout) == both | {"--phase"}
+    assert {"--classifier-training", "--scorer-training", "--scorer-option"} <= both

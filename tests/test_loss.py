@@ -147,3 +147,15 @@ def test_the_top_feature_is_kept_alive_without_gradient():
         torch.full((1, 4), -7.0) + torch.arange(4.0), torch.ones(1, 4, dtype=torch.bool)
     )
     assert scores.max() == 1 and scores.min() == 0  # an all-negative map still points at its top feature
+
+
+def test_a_single_valid_feature_scores_one_and_keeps_a_gradient():
+    values = torch.tensor([[0.3, 5.0, -2.0], [0.7, 0.7, 0.7]], requires_grad=True)
+    mask = torch.tensor([[False, True, False], [True, True, True]])
+    out = masked_min_max(values, mask)
+    assert out[0, 1] == 1  # the one valid feature is all the evidence there is
+    assert torch.equal(out[1], torch.zeros(3))  # constant over several features: none stands out
+    out.sum().backward()
+    assert values.grad[0, 1] == 1
+    scores = ScorerHead(ScorerConfig())(torch.randn(2, 4), torch.tensor([[False, True, False, False]] * 2))
+    assert torch.equal(scores, torch.tensor([[0.0, 1.0, 0.0, 0.0]] * 2))  # the head's output too, padding at 0

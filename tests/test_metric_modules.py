@@ -119,3 +119,17 @@ def test_every_module_has_a_card_and_one_import_per_line():
 def test_unknown_metric_name_lists_the_bundled_ones():
     with pytest.raises(ValueError, match="deletion_auc"):
         metrics.load("deletion_aoc")
+
+
+@pytest.mark.parametrize("name", [*sorted(MAP_METRICS), "pointing_game"])
+def test_map_modules_take_every_feature_as_valid_without_a_feature_mask(name, no_network):
+    (maps, _, evidence), _ = _ragged_maps(lengths=(6, 6, 6))
+    everything = [[True] * len(row) for row in maps]
+    extra = {"evidence_mask": evidence} if name == "pointing_game" else {}
+    module = metrics.load(name, keep_in_memory=True)
+    with_mask = module.compute(attributions=maps, feature_mask=everything, return_per_sample=True, **extra)
+    without = module.compute(attributions=maps, return_per_sample=True, **extra)
+    assert without == with_mask
+    for row, evidence_row in zip(maps, evidence, strict=True):  # streamed sample by sample, still no mask
+        module.add(attributions=row, **({"evidence_mask": evidence_row} if extra else {}))
+    assert module.compute(return_per_sample=True) == with_mask

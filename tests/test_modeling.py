@@ -167,11 +167,14 @@ def test_scorer_only_checkpoint_loads_onto_its_classifier(text_model, text_batch
         assert torch.equal(reloaded(**text_batch).attributions, text_model(**text_batch).attributions)
 
 
-def test_scorer_only_checkpoint_finds_its_base_model_by_path(text_model, text_batch, tmp_path):
+def test_a_local_base_path_never_reaches_a_saved_checkpoint(text_model, text_batch, tmp_path):
     text_model.classifier.save_pretrained(tmp_path / "base")
     text_model.scorer_config.base_model_name_or_path = str(tmp_path / "base")
     text_model.save_pretrained(tmp_path / "adapter", scorer_only=True)
-    reloaded = AutoModelWithScorer.from_pretrained(tmp_path / "adapter").eval()
+    assert str(tmp_path) not in (tmp_path / "adapter" / "scorer" / "config.json").read_text()
+    with pytest.raises(CheckpointError, match="pass the classifier yourself"):
+        AutoModelWithScorer.from_pretrained(tmp_path / "adapter")
+    reloaded = AutoModelWithScorer.from_pretrained(tmp_path / "adapter", classifier=text_model.classifier)
     with torch.no_grad():
         assert torch.equal(reloaded(**text_batch).logits, text_model(**text_batch).logits)
 

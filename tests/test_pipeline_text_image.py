@@ -33,7 +33,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def explain(model):
-    return pipeline(model, batch_size=2)
+    return pipeline(model, batch_size=2, return_tensors=True)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_a_batch_equals_single_calls(explain, pairs):
 
 def test_a_saved_checkpoint_and_image_files_give_identical_results(explain, model, pairs, tmp_path):
     model.save_pretrained(tmp_path / "checkpoint")
-    reloaded = pipeline(tmp_path / "checkpoint")
+    reloaded = pipeline(tmp_path / "checkpoint", return_tensors=True)
     pairs[1]["image"].save(tmp_path / "picture.png")
     from_file = {"text": pairs[1]["text"], "image": tmp_path / "picture.png"}
     for result, other in zip(explain(pairs), reloaded([pairs[0], from_file, pairs[2]]), strict=True):
@@ -113,7 +113,7 @@ def test_long_captions_are_truncated_and_flagged(explain, caplog):
 
 def test_device_and_dtype(model, pairs, tmp_path):
     model.save_pretrained(tmp_path)
-    explain = pipeline(tmp_path, device="cpu", dtype=torch.bfloat16)
+    explain = pipeline(tmp_path, device="cpu", dtype=torch.bfloat16, return_tensors=True)
     assert next(explain.model.parameters()).dtype == torch.bfloat16
     result = explain(pairs[0])
     assert result["text"]["attributions"].dtype == result["image"]["attributions"].dtype == torch.float32

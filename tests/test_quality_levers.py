@@ -14,14 +14,18 @@ from hf_ssxai.scorers.head import MaskedNorm
 from tests.helpers import tiny_image_classifier
 
 
-def test_top_fraction_masks_keep_the_top_valid_features_and_pass_the_gradient_straight_through():
+def test_top_fraction_masks_keep_the_top_valid_features_and_pass_an_order_only_gradient():
     scores = torch.tensor([[0.9, 0.1, 0.5, 0.7, 0.3, 0.0], [0.2, 0.8, 0.4, 0.0, 0.0, 0.6]], requires_grad=True)
     valid = torch.tensor([[True, True, True, True, True, False], [True, True, True, True, False, True]])
     masks = top_fraction_masks(scores, valid, torch.tensor([0.4, 0.6]))
     # 40 % of 5 valid features = 2 (0.9, 0.7); 60 % of 5 = 3 (0.8, 0.6, 0.4)
     assert masks.tolist() == [[1, 0, 0, 1, 0, 0], [0, 1, 1, 0, 0, 1]]
     (masks * torch.arange(6.0)).sum().backward()
-    assert torch.equal(scores.grad, torch.arange(6.0).expand(2, 6)), "d mask / d score must be 1 (straight through)"
+    # straight through, centred over the valid features: the map's mean gets no gradient, invalid features none
+    expected = torch.tensor([[0.0, 1, 2, 3, 4, 0], [0, 1, 2, 3, 0, 5]])
+    expected = (expected - expected.sum(1, keepdim=True) / 5) * valid
+    assert torch.allclose(scores.grad, expected)
+    assert torch.allclose(scores.grad.sum(dim=1), torch.zeros(2), atol=1e-6)
 
 
 def test_top_fraction_masks_always_keep_one_and_remove_one_feature():
@@ -130,3 +134,96 @@ def test_thesis_preset_names_the_thesis_choices():
 def test_bad_lever_values_are_refused(field, value):
     with pytest.raises((StrictDataclassError, InvalidInputError), match=field):
         ScorerConfig(**{field: value})
+
+
+def test_confidence_floor_restores_the_task_signal_of_an_under_confident_classifier(planted_text):
+    """Scaling a classifier's head by 0.01 keeps every prediction but flattens its probabilities to ~0.5: the task
+    loss then barely differs between a map that keeps the evidence and one that removes it, so nothing in the loss
+    resists the penalties. With the floor the loss sees the logits sharpened back, and that difference is large
+    again."""
+    from hf_ssxai.data.synthetic import as_batch
+    from hf_ssxai.losses import task_losses
+
+    model, test = planted_text
+    batch = as_batch(test.select(range(32)), ("input_ids", "attention_mask", "label"))
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    with torch.no_grad():
+        out = model(**inputs)
+    keeps, removes = out.attributions, 1 - out.attributions  # the trained map holds the planted token
+    head = model.classifier.classifier
+
+    def signal(scale: float, floor: float) -> float:
+        """Mean task-loss difference between removing and keeping the evidence."""
+        original = {name: tensor.clone() for name, tensor in head.state_dict().items()}
+        with torch.no_grad():
+            head.weight.mul_(scale), head.bias.mul_(scale)
+            try:
+                full = model.classifier(**inputs).logits
+                logits = [
+                    model.modality.masked_logits(model.classifier, inputs, m, out.feature_mask)
+                    for m in (keeps, removes)
+                ]
+            finally:  # restored bit for bit: the fixture is shared and its scorer checks the classifier's fingerprint
+                head.load_state_dict(original)
+        factor = sharpening_factor(full, floor)
+        if factor is not None:
+            full, logits = full * factor, [masked * factor for masked in logits]
+        kept, removed = (task_losses(masked, full, batch["label"], "label") for masked in logits)
+        return (removed - kept).mean().item()
+
+    confident, flat, floored = signal(1.0, 0.0), signal(0.01, 0.0), signal(0.01, 0.9)
+    # removing the planted token takes the (masking-augmented) classifier to about p = 0.5: CE 0.03 -> 0.69
+    assert confident > 0.5, f"removing the planted token must cost the prediction ({confident:.3f})"
+    assert flat < 0.05, f"flattened, the classifier's loss barely moves ({flat:.3f})"
+    assert floored > 0.5, f"the floor must restore the task signal ({floored:.3f}; confident: {confident:.3f})"
+
+
+def _tiny_text_setup(tmp_path, scale):
+    from transformers import DataCollatorWithPadding
+
+    from hf_ssxai.data.synthetic import build_word_tokenizer, planted_text_dataset
+    from tests.helpers import tiny_text_classifier
+
+    torch.manual_seed(0)
+    tokenizer = build_word_tokenizer()
+    classifier = tiny_text_classifier("bert", len(tokenizer)).eval()
+    with torch.no_grad():  # untrained: predictions near 0.5 whatever the input, then flatter still
+        classifier.classifier.weight.mul_(scale), classifier.classifier.bias.mul_(scale)
+    data = planted_text_dataset(tokenizer, 64, seed=0).select_columns(["input_ids", "attention_mask", "label"])
+    return classifier, tokenizer, data, DataCollatorWithPadding(tokenizer)
+
+
+@pytest.mark.parametrize(("floor", "warned"), [(0.0, True), (0.9, False)])
+def test_trainer_warns_about_an_under_confident_classifier_without_the_floor(tmp_path, caplog, floor, warned):
+    from hf_ssxai import ScorerTrainer
+    from tests.helpers import training_args
+
+    classifier, tokenizer, data, collator = _tiny_text_setup(tmp_path, 0.01)
+    config = ScorerConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, confidence_floor=floor)
+    model = AutoModelWithScorer.from_classifier(classifier, config, processor=tokenizer)
+    args = training_args(tmp_path, max_steps=2, logging_steps=1)
+    with caplog.at_level("WARNING", logger="hf_ssxai.training.trainer"):
+        ScorerTrainer(model=model, args=args, train_dataset=data, data_collator=collator).train()
+    messages = [r.getMessage() for r in caplog.records if "under-confident" in r.getMessage()]
+    assert bool(messages) is warned
+    if warned:
+        assert "confidence_floor=0.9" in messages[0] and len(messages) == 1, "once, naming the remedy"
+
+
+def test_trainer_warns_when_the_maps_collapse(tmp_path, caplog):
+    """A scorer whose logits are spread far apart gives one-hot maps (the top is kept alive at +1, the rest fall
+    below 0 and die in the ReLU): no gradient reaches it, and the trainer says so instead of training on silently."""
+    from hf_ssxai import ScorerTrainer
+    from tests.helpers import training_args
+
+    classifier, tokenizer, data, collator = _tiny_text_setup(tmp_path, 1.0)
+    config = ScorerConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2)
+    model = AutoModelWithScorer.from_classifier(classifier, config, processor=tokenizer)
+    with torch.no_grad():
+        model.scorer.to_logit.weight.normal_(std=1e4)
+        model.scorer.to_logit.bias.fill_(-1e6)
+    args = training_args(tmp_path, max_steps=2, logging_steps=1)
+    with caplog.at_level("WARNING", logger="hf_ssxai.training.trainer"):
+        ScorerTrainer(model=model, args=args, train_dataset=data, data_collator=collator).train()
+    messages = [r.getMessage() for r in caplog.records if "collapsed" in r.getMessage()]
+    assert len(messages) == 1 and "100% of the maps" in messages[0], messages

@@ -93,3 +93,86 @@ def test_bf16_and_gradient_accumulation_run_through_the_trainer_unchanged(setup,
     assert result.global_step == 2 and torch.isfinite(torch.tensor(result.training_loss))
     assert any(not torch.equal(before[k], v) for k, v in trainer.model.scorer.state_dict().items())
     assert trainer.model.scorer.to_logit.weight.dtype == torch.float32  # autocast, not a cast of the weights
+
+
+# ---------------------------------------------------------------- what a transformers user writes
+
+
+def _tokenized_texts(tokenizer, size=24):
+    """A plain tokenized dataset, as users make one: texts of different lengths, unpadded, a label column."""
+    from datasets import Dataset
+
+    texts = [" ".join(["the movie was great"] * (1 + i % 4)) if i % 2 else "awful" for i in range(size)]
+    raw = Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(size)]})
+    return raw.map(lambda batch: tokenizer(batch["text"]), batched=True)
+
+
+def test_trains_from_a_plain_tokenized_dataset_with_the_scorer_defaults(word_tokenizer, tmp_path, caplog):
+    from hf_ssxai import ScorerTrainingArguments
+    from hf_ssxai.training.arguments import SCORER_DEFAULTS
+
+    torch.manual_seed(0)
+    classifier = tiny_text_classifier("bert", len(word_tokenizer))
+    model = AutoModelWithScorer.from_classifier(classifier, SMALL, processor=word_tokenizer)
+    args = ScorerTrainingArguments(tmp_path / "out", max_steps=2, per_device_train_batch_size=8, report_to="none")
+    assert (args.learning_rate, args.num_train_epochs, args.logging_steps) == (
+        SCORER_DEFAULTS["learning_rate"],
+        SCORER_DEFAULTS["num_train_epochs"],
+        SCORER_DEFAULTS["logging_steps"],
+    )
+    before = {k: v.clone() for k, v in model.scorer.state_dict().items()}
+    trainer = ScorerTrainer(model=model, args=args, train_dataset=_tokenized_texts(word_tokenizer))
+    assert trainer.processing_class is word_tokenizer  # taken from the model: batches are padded
+    with caplog.at_level("WARNING", logger="hf_ssxai.training.trainer"):
+        trainer.train()
+    assert "fine-tuning learning rate" not in caplog.text
+    assert any(not torch.equal(before[k], v) for k, v in model.scorer.state_dict().items())
+
+
+def test_plain_training_arguments_with_the_fine_tuning_rate_get_a_warning_naming_the_fix(
+    word_tokenizer, tmp_path, caplog
+):
+    from transformers import TrainingArguments
+
+    model = AutoModelWithScorer.from_classifier(tiny_text_classifier("bert", len(word_tokenizer)), SMALL)
+    with caplog.at_level("WARNING", logger="hf_ssxai.training.trainer"):
+        ScorerTrainer(model=model, args=TrainingArguments(tmp_path / "out", report_to="none"))
+    assert "fine-tuning learning rate 5e-05" in caplog.text and "ScorerTrainingArguments" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="hf_ssxai.training.trainer"):
+        ScorerTrainer(model=model, args=TrainingArguments(tmp_path / "out", learning_rate=1e-3, report_to="none"))
+    assert "learning rate" not in caplog.text
+    assert isinstance(ScorerTrainer(model=model).args.learning_rate, float)  # no args: the scorer defaults
+
+
+def test_trainer_pushes_carry_the_hf_ssxai_card_and_the_scorer(word_tokenizer, tmp_path, monkeypatch):
+    from huggingface_hub import ModelCard
+
+    from hf_ssxai import ScorerTrainingArguments
+    from tests.checkpoint_helpers import HubRecorder
+
+    hub = HubRecorder().install(monkeypatch)
+    torch.manual_seed(0)
+    model = AutoModelWithScorer.from_classifier(
+        tiny_text_classifier("bert", len(word_tokenizer)), SMALL, processor=word_tokenizer
+    )
+    args = ScorerTrainingArguments(
+        tmp_path / "out",
+        max_steps=2,
+        per_device_train_batch_size=8,
+        save_strategy="steps",
+        save_steps=2,
+        push_to_hub=True,
+        hub_model_id="user/text-ssxai",
+        report_to="none",
+    )
+    trainer = ScorerTrainer(model=model, args=args, train_dataset=_tokenized_texts(word_tokenizer))
+    trainer.train()  # pushes at its save
+    assert {"scorer/model.safetensors", "scorer/config.json", "README.md"} <= set(hub.files)
+    assert ModelCard(hub.readme).data.library_name == "hf_ssxai" and "# user/text-ssxai" in hub.readme
+    trainer.push_to_hub(license="apache-2.0", dataset="stanfordnlp/sst2")
+    card = ModelCard(hub.readme)
+    assert card.data.library_name == "hf_ssxai" and card.data.license == "apache-2.0"
+    assert card.data.datasets == ["stanfordnlp/sst2"]
+    assert "# user/text-ssxai" in hub.readme and "trained from scratch" not in hub.readme
+    assert {"scorer/model.safetensors", "model.safetensors", "tokenizer.json"} <= set(hub.files)

@@ -14,6 +14,7 @@ import torch
 from datasets import ClassLabel, Dataset, Value
 
 from ..errors import InvalidInputError
+from ..modalities import EvidenceReading
 from ..modeling import AutoModelWithScorer
 
 #: dataset columns passed to the classifier besides its main input (``input_ids``, ``pixel_values``), when present
@@ -85,9 +86,11 @@ def same_features(mask: Any, other: Any) -> bool:
     return torch.equal(mask, other)
 
 
-def evidence_masks(
-    model: AutoModelWithScorer, rows: Mapping[str, Any], column: str | Mapping[str, str], feature_mask: Any
+def batch_evidence(
+    model: AutoModelWithScorer, rows: Mapping[str, Any], reading: EvidenceReading, feature_mask: Any
 ) -> torch.Tensor | dict[str, torch.Tensor]:
-    """The evidence of each sample of a batch as a boolean mask over its features (one per modality for a
-    multimodal model, ``column`` then mapping modality -> column)."""
-    return model.modality.evidence_mask(rows, column, feature_mask, model.processor, model.classifier.main_input_name)
+    """The evidence of each sample of a batch as a boolean mask over its features, checked row by row
+    (``reading.row_ids`` number the batch's rows in messages); one mask per modality for a multimodal model,
+    ``reading.column`` then mapping modality -> column."""
+    main_input = model.classifier.main_input_name
+    return model.modality.evidence_mask(rows, reading, feature_mask, model.processor, main_input)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,9 @@ class BenchmarkResult:
         metadata: model name and fingerprint, number of samples, device, torch threads, steps, seed, date, ...
         sample_indices: the dataset rows evaluated, the same for every method.
         predictions: the class every method explained, per sample.
+        labels: the dataset's label of every sample (empty without a label column).
+        evidence_coverage: with evidence, the share of each sample's features inside its rationale, per column group
+            (``""`` for a single-modality run; ``text``, ``image`` for a text-image one).
     """
 
     values: dict[str, dict[str, list[float]]]
@@ -112,6 +115,8 @@ class BenchmarkResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     sample_indices: list[int] = field(default_factory=list)
     predictions: list[int] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    evidence_coverage: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.values:
@@ -136,12 +141,60 @@ class BenchmarkResult:
 
     def select(self, metrics: Sequence[str]) -> BenchmarkResult:
         """The same result with only ``metrics`` (e.g. one modality's columns of a text-image run, for one table)."""
-        return BenchmarkResult(
-            values={method: {m: values[m] for m in metrics} for method, values in self.values.items()},
-            cost=self.cost,
-            metadata=self.metadata,
-            sample_indices=self.sample_indices,
-            predictions=self.predictions,
+        return replace(self, values={method: {m: values[m] for m in metrics} for method, values in self.values.items()})
+
+    def rows(self, positions: Sequence[int]) -> BenchmarkResult:
+        """The same result on some of its samples (positions in sample order): per-sample values, rows,
+        predictions, labels and coverage cut alike; cost and metadata kept (they describe the whole run)."""
+
+        def take(values: Sequence[Any]) -> list[Any]:
+            return [values[position] for position in positions] if values else []
+
+        return replace(
+            self,
+            values={method: {m: take(v) for m, v in metrics.items()} for method, metrics in self.values.items()},
+            sample_indices=take(self.sample_indices),
+            predictions=take(self.predictions),
+            labels=take(self.labels),
+            evidence_coverage={group: take(values) for group, values in self.evidence_coverage.items()},
+        )
+
+    def correct(self) -> BenchmarkResult:
+        """The samples the classifier gets right (prediction = label): :meth:`rows` of those."""
+        if not self.labels:
+            raise InvalidInputError(
+                "This result has no labels, so no rows the classifier gets right: benchmark with a label column."
+            )
+        positions = [i for i, (p, y) in enumerate(zip(self.predictions, self.labels, strict=True)) if p == y]
+        if not positions:
+            raise InvalidInputError(f"The classifier gets none of the {len(self.labels)} evaluated rows right.")
+        return self.rows(positions)
+
+    def coverage_summary(self) -> dict[str, dict[str, float]]:
+        """Per column group with evidence: the rows, their mean rationale coverage (= a random map's expected
+        rationale F1), the share of rows whose rationale covers more than half of their features, and the share of
+        rows without evidence."""
+        summary = {}
+        for group, values in self.evidence_coverage.items():
+            coverage = np.asarray(values, dtype=float)
+            summary[group] = {
+                "rows": len(coverage),
+                "mean_coverage": float(coverage.mean()) if len(coverage) else 0.0,
+                "share_over_half": float((coverage > 0.5).mean()) if len(coverage) else 0.0,
+                "share_without_evidence": float((coverage == 0).mean()) if len(coverage) else 0.0,
+            }
+        return summary
+
+    def coverage_markdown(self, group: str = "") -> str:
+        """The coverage line of a report for one column group ("" when it has no evidence)."""
+        summary = self.coverage_summary().get(group)
+        if summary is None:
+            return ""
+        return (
+            f"Rationales: {summary['share_over_half']:.1%} of the {summary['rows']} rows cover more than half of "
+            f"their features; mean coverage {summary['mean_coverage']:.3f} (a random map's expected rationale F1: "
+            f'"rationale F1 over random" subtracts it row by row); {summary["share_without_evidence"]:.1%} of the '
+            "rows have no evidence (none given, or lost to truncation or cropping)."
         )
 
     def groups(self) -> dict[str, BenchmarkResult]:
@@ -279,6 +332,9 @@ class BenchmarkResult:
             "summary": self.summary(),
             "sample_indices": self.sample_indices,
             "predictions": self.predictions,
+            "labels": self.labels,
+            "evidence_coverage": self.evidence_coverage,
+            "coverage_summary": self.coverage_summary(),
             "values": self.values,
         }
 
@@ -296,38 +352,66 @@ class BenchmarkResult:
             metadata=data.get("metadata", {}),
             sample_indices=data.get("sample_indices", []),
             predictions=data.get("predictions", []),
+            labels=data.get("labels", []),
+            evidence_coverage=data.get("evidence_coverage", {}),
         )
 
 
-def report_markdown(result: BenchmarkResult, radar_names: Mapping[str, str] | None = None) -> str:
-    """The benchmark's tables and Pareto fronts as markdown, one section per group of a text-image run (text,
-    image, joint), with the radar plot of each group when ``radar_names`` (group -> file name) are given."""
+def report_cuts(result: BenchmarkResult) -> list[tuple[str, str, BenchmarkResult]]:
+    """``(name, heading, result)`` of each cut of the rows a report shows: the result alone, or, when
+    ``metadata["correct_only"]`` is set, first the rows the classifier gets right, then every evaluated row."""
+    if not result.metadata.get("correct_only"):
+        return [("", "", result)]
+    correct, total = result.correct(), len(result.sample_indices)
+    return [
+        ("", f"Rows the classifier gets right ({len(correct.sample_indices)} of {total})", correct),
+        ("all", f"All {total} evaluated rows", result),
+    ]
+
+
+def radar_file(cut: str, group: str) -> str:
+    """The radar plot's file name of one cut and column group: ``radar.png``, ``radar_text.png``, ``radar_all.png``."""
+    return "_".join(["radar", *(name for name in (cut, group) if name)]) + ".png"
+
+
+def report_markdown(result: BenchmarkResult, radars: bool = False) -> str:
+    """The benchmark's tables, rationale coverage and Pareto fronts as markdown: one section per cut of the rows
+    (:func:`report_cuts`) and, inside, one per group of a text-image run (text, image, joint), with links to the radar
+    plots (:func:`radar_file`) when ``radars``."""
     sections = []
-    fronts = result.pareto_fronts()
-    for group, part in result.groups().items():
-        if group:
-            sections += [f"## {group.capitalize()}", ""]
-        sections += [part.to_markdown(), ""]
-        if group in fronts:
-            sections += [fronts[group].to_markdown(), ""]
-        if radar_names:
-            sections += [f"![radar {group}]({radar_names[group]})", ""]
+    for cut, heading, rows in report_cuts(result):
+        if heading:
+            sections += [f"## {heading}", ""]
+        fronts = rows.pareto_fronts()
+        for group, part in rows.groups().items():
+            if group:
+                sections += [f"{'###' if heading else '##'} {group.capitalize()}", ""]
+            sections += [part.to_markdown(), ""]
+            if coverage := rows.coverage_markdown(group):
+                sections += [coverage, ""]
+            if group in fronts:
+                sections += [fronts[group].to_markdown(), ""]
+            if radars:
+                sections += [f"![radar {group}]({radar_file(cut, group)})", ""]
     return "\n".join(sections)
 
 
 def write_report(result: BenchmarkResult, output_dir: str | Path) -> dict[str, Path]:
     """Write ``results.json``, ``results.md`` (tables, Pareto fronts, cost, setup) and ``radar.png`` (a text-image
-    run: ``radar_text.png``, ``radar_image.png``, ``radar_joint.png``)."""
+    run: ``radar_text.png``, ``radar_image.png``, ``radar_joint.png``; with two cuts of the rows, the second cut's
+    plots are ``radar_all*.png``)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    radar_names = {group: f"radar_{group}.png" if group else "radar.png" for group in result.groups()}
-    paths = {name: output_dir / name for name in ("results.json", "results.md", *radar_names.values())}
     meta = result.metadata
     heading = f"{meta.get('model', 'model')}" + (f" on {meta['dataset']}" if meta.get("dataset") else "")
     timing = (
         f"on {meta.get('device_name') or meta.get('device', '?')} with {meta.get('torch_threads', '?')} torch threads"
     )
-    setup = [f"- {key}: {json.dumps(value, ensure_ascii=False, default=str)}" for key, value in meta.items()]
+    # user strings (paths, --where, labels) are shown as JSON, with markup escaped
+    setup = [
+        f"- {key}: {html.escape(json.dumps(value, ensure_ascii=False, default=str), quote=False)}"
+        for key, value in meta.items()
+    ]
     report = [
         f"# Benchmark: {heading} ({len(result.sample_indices)} samples)",
         "",
@@ -335,13 +419,17 @@ def write_report(result: BenchmarkResult, output_dir: str | Path) -> dict[str, P
         "column is bold (ties at the shown precision are all bold). Cost: wall-clock milliseconds of explaining "
         f"per sample {timing} (after one warm-up batch, metrics excluded) and classifier forwards per sample.",
         "",
-        report_markdown(result, radar_names),
+        report_markdown(result, radars=True),
         "## Setup",
         "",
         *setup,
     ]
+    paths = {name: output_dir / name for name in ("results.json", "results.md")}
     result.to_json(paths["results.json"])
     paths["results.md"].write_text("\n".join(report) + "\n")
-    for group, part in result.groups().items():
-        part.radar(output_dir / radar_names[group], title=f"{heading}: {group}" if group else heading)
+    for cut, _, rows in report_cuts(result):
+        for group, part in rows.groups().items():
+            paths[radar_file(cut, group)] = output_dir / radar_file(cut, group)
+            title = heading + (" (all rows)" if cut else "") + (f": {group}" if group else "")
+            part.radar(paths[radar_file(cut, group)], title=title)
     return paths

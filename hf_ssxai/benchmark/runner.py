@@ -51,15 +51,19 @@ from ..metrics import (
     gini_sparseness,
     only_modality,
     pointing_game,
+    random_rationale_f1,
+    rationale_auprc,
+    rationale_coverage,
     rationale_overlap,
     sparsity,
 )
+from ..modalities import EvidenceReading
 from ..modeling import AutoModelWithScorer
 from ..version import __version__
 from .batching import (
+    batch_evidence,
     collate,
     draw_samples,
-    evidence_masks,
     formatted,
     has_class_labels,
     model_input_columns,
@@ -128,8 +132,8 @@ def _batch_metrics(
     metric_batch_size: int,
     seed: int,
 ) -> dict[str, torch.Tensor]:
-    """Every metric of :data:`~hf_ssxai.metrics.MEASURES` for one batch of maps, one value per sample (pointing game,
-    rationale F1 and IoU with evidence).
+    """Every metric of :data:`~hf_ssxai.metrics.MEASURES` for one batch of maps, one value per sample (pointing game
+    and the rationale metrics with evidence).
 
     One map per modality (a dict): every metric per modality, ``text_*`` and ``image_*``, with the other modality
     left whole, and the faithfulness metrics of both ranked together, ``joint_*``."""
@@ -154,8 +158,9 @@ def _batch_metrics(
 def _clarity(
     attributions: torch.Tensor, feature_mask: torch.Tensor, evidence: torch.Tensor | None
 ) -> dict[str, torch.Tensor]:
-    """The metrics of one map alone (no forward): its complexity and sparsity; with evidence, the pointing game and
-    the overlap of the map's top features (as many as the evidence has) with the evidence (F1 and IoU)."""
+    """The metrics of one map alone (no forward): its complexity and sparsity; with evidence, the pointing game, the
+    overlap of the map's top features (as many as the evidence has) with the evidence (F1, F1 over its per-row random
+    reference, IoU) and the AUPRC of the map's scores against the evidence."""
     values = {
         "complexity": complexity(attributions, feature_mask),
         "sparsity": sparsity(attributions, feature_mask),
@@ -165,7 +170,16 @@ def _clarity(
     if evidence is not None:
         values["pointing_game"] = pointing_game(attributions, evidence, feature_mask)
         values["rationale_f1"], values["rationale_iou"] = rationale_overlap(attributions, evidence, feature_mask)
+        values["rationale_f1_over_random"] = values["rationale_f1"] - random_rationale_f1(evidence, feature_mask)
+        values["rationale_auprc"] = rationale_auprc(attributions, evidence, feature_mask)
     return values
+
+
+def _coverage(evidence: Any, feature_mask: Any) -> dict[str, torch.Tensor]:
+    """Each row's rationale coverage per column group: ``""`` for one map, each part's name for a dict of maps."""
+    if isinstance(evidence, Mapping):
+        return {part: rationale_coverage(evidence[part], feature_mask[part]).cpu() for part in evidence}
+    return {"": rationale_coverage(evidence, feature_mask).cpu()}
 
 
 def needs_baselines(name: str) -> bool:
@@ -258,9 +272,11 @@ def run_benchmark(
         num_samples: evaluate this many rows drawn at random with ``seed`` (default: every row).
         seed: seed of the sample draw, of the metric engine's tie-breaking and of every explainer call.
         input_columns: the dataset columns to feed the classifier (default: its main input and the optional ones).
-        evidence_column: per-sample ground truth (a feature index or a per-feature mask): adds the pointing game and
-            rationale F1 / IoU.
-            Text-image models: one column of per-feature masks per modality, ``{"text": ..., "image": ...}``.
+        evidence_column: per-sample ground truth, a feature position or a 0/1 mask per feature (text: one entry per
+            token of the row, special tokens included), checked row by row: adds the pointing game and the rationale
+            metrics (F1, F1 over random, IoU, AUPRC), and each row's rationale coverage to the result. Text spans,
+            character offsets, words and boxes are mapped to features by :func:`prepare_dataset`.
+            Text-image models: one column per modality, ``{"text": ..., "image": ...}``.
         metric_batch_size: perturbed inputs per classifier call in the metric engine.
         progress: show a progress bar over methods × batches.
 
@@ -293,14 +309,17 @@ def run_benchmark(
 
     chunks: dict[str, dict[str, list[torch.Tensor]]] = {name: {} for name in explainers}
     seconds, forwards = dict.fromkeys(explainers, 0.0), dict.fromkeys(explainers, 0)
-    predictions, labels = [], []
+    predictions, labels, coverage = [], [], []
     starts = range(0, len(sample_indices), batch_size)
     with tqdm(total=len(starts) * len(explainers), desc="benchmark", disable=not progress) as bar:
         for start in starts:
             rows = rows_source[start : start + batch_size]
             batch = {key: value.to(device) for key, value in collate(model, rows, columns).items()}
             feature_mask = model.modality.feature_mask(batch, model.scorer_config)
-            batch_evidence = evidence_masks(model, rows, evidence_column, feature_mask) if evidence_column else None
+            reading = EvidenceReading(evidence_column, row_ids=sample_indices[start : start + batch_size])
+            evidence = batch_evidence(model, rows, reading, feature_mask) if evidence_column else None
+            if evidence is not None:
+                coverage.append(_coverage(evidence, feature_mask))
             with torch.no_grad():
                 target = model.classifier(**model.modality.classifier_inputs(batch)).logits.argmax(dim=-1)
             predictions.append(target.cpu())
@@ -323,7 +342,7 @@ def run_benchmark(
                     batch,
                     output.attributions,
                     feature_mask,
-                    batch_evidence,
+                    evidence,
                     steps=steps,
                     metric_batch_size=metric_batch_size,
                     seed=seed,
@@ -359,4 +378,8 @@ def run_benchmark(
         metadata=metadata,
         sample_indices=sample_indices,
         predictions=predicted.tolist(),
+        labels=torch.cat(labels).tolist() if has_labels else [],
+        evidence_coverage={group: torch.cat([c[group] for c in coverage]).tolist() for group in coverage[0]}
+        if coverage
+        else {},
     )

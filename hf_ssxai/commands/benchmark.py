@@ -23,6 +23,8 @@ class BenchmarkCommand(Command):
         "  hf-ssxai benchmark --model ./checkpoint --dataset data/test.tsv --text-column content "
         "--methods scorer,saliency,integrated_gradients\n"
         "  hf-ssxai benchmark --model ./vit-checkpoint --dataset ./images --split validation\n"
+        "  hf-ssxai benchmark --model ./checkpoint --dataset tweets.csv --evidence-column selected_text "
+        "--where \"sentiment != 'neutral'\" --correct-only\n"
     )
 
     @classmethod
@@ -51,8 +53,33 @@ class BenchmarkCommand(Command):
         )
         parser.add_argument(
             "--evidence-column",
-            help="column with ground-truth evidence per sample (a token/pixel index or a per-feature mask): "
-            "adds the pointing game and rationale F1 / IoU",
+            help="column with each row's evidence (human rationale): text spans of the input, character offsets "
+            "[[start, end], ...], words or a token mask for text; boxes [x0, y0, x1, y1] at the image's own size or a "
+            "pixel mask for images; a list in a CSV cell is written as JSON. Adds the pointing game and the rationale "
+            "metrics (F1, F1 over random, IoU, AUPRC) and reports how much of each input the rationales cover",
+        )
+        parser.add_argument(
+            "--evidence-format",
+            default="auto",
+            help="what the evidence column holds when its values do not say: span, offsets, words, mask or boxes "
+            "(default: auto; a list of strings needs span or words)",
+        )
+        parser.add_argument(
+            "--label",
+            dest="labels",
+            action="append",
+            metavar="LABEL",
+            help="evaluate only rows with this label (a class index or name); repeat for several labels",
+        )
+        parser.add_argument(
+            "--where",
+            help="evaluate only rows for which this condition holds, e.g. \"label != 'neutral'\" or "
+            "\"source in ['a', 'b'] and len(text) > 20\" (columns, literals, == != < <= > >= in, len(), and/or/not)",
+        )
+        parser.add_argument(
+            "--correct-only",
+            action="store_true",
+            help="report the rows the classifier gets right first, then all evaluated rows (both cuts; needs labels)",
         )
         parser.add_argument(
             "--num-samples", type=int, default=500, help="samples evaluated, drawn at random with --seed (default: 500)"
@@ -88,6 +115,6 @@ class BenchmarkCommand(Command):
             benchmark_from_pretrained, args, args.model, args.dataset, methods=methods, progress=progress
         )
         paths = write_report(result, args.output_dir)
-        print(report_markdown(result))
+        print(report_markdown(result))  # both cuts of the rows with --correct-only
         print("\nWrote " + ", ".join(str(path) for path in paths.values()))
         return 0

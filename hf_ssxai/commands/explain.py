@@ -1,8 +1,9 @@
 """``hf-ssxai explain``: predict and explain texts, images or (caption, image) pairs with a checkpoint.
 
 The command takes two kinds of input, texts (TEXT arguments) and images (``--image PATH``), each feeding the part of
-the model's modality of the same name; a modality of both parts pairs them in order. The report shows a text part
-as a heat-map of its words or tokens and an image part as an overlay PNG written beside ``--output``.
+the model's modality of the same name; a modality of both parts pairs them in order. ``--input FILE`` (``-``: stdin)
+gives them one per line instead (a pair: caption, a tab, image path). The report shows a text part as a heat-map of
+its words or tokens and an image part as an overlay PNG written beside ``--output``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class ExplainCommand(Command):
         "    (writes out/explained.json and one overlay per image: out/explained-0-cat.png, ...)\n"
         '  hf-ssxai explain --model ./caption-checkpoint "a dog on grass" "a red car" --image dog.jpg car.jpg\n'
         '    (text-image: pairs ("a dog on grass", dog.jpg) and ("a red car", car.jpg))\n'
+        "  hf-ssxai explain --model ./checkpoint --input reviews.txt --format json --output explained.json\n"
+        "  cat reviews.txt | hf-ssxai explain --model ./checkpoint --input -\n"
+        "    (one text, image path, or caption<TAB>image path per line; a progress bar on stderr for many)\n"
     )
 
     @classmethod
@@ -104,25 +108,41 @@ class ExplainCommand(Command):
             default="word",
             help="text: show words (sub-token scores summed, default) or the tokenizer's tokens",
         )
+        parser.add_argument(
+            "--input",
+            metavar="FILE",
+            help="read the inputs from FILE ('-': stdin), one per line: a text, an image path, or (text-image "
+            "checkpoints) a caption, a tab and an image path; blank lines are skipped",
+        )
         parser.add_argument("--batch-size", type=int, default=8, help="inputs explained at once (default: 8)")
         parser.add_argument("--device", help="torch device (default: where the model loads, the cpu)")
 
     @classmethod
     def run(cls, args: argparse.Namespace) -> int:
-        from ..pipelines import pipeline  # lazy: loading a model imports torch and transformers (keeps --help quick)
+        # lazy: loading a model imports torch and transformers (keeps --help quick)
+        from tqdm.auto import tqdm
+
+        from ..pipelines import pipeline
 
         texts, images = getattr(args, TEXTS.dest), getattr(args, IMAGES.dest)
-        if not texts and not images:
+        if args.input is not None and (texts or images):
+            raise InvalidInputError("Give the inputs either as arguments or with --input FILE, not both.")
+        if not texts and not images and args.input is None:
             raise InvalidInputError(
                 "Nothing to explain: give one or more texts, or --image PATH (for a text-image checkpoint: captions "
-                "and one --image PATH each)."
+                "and one --image PATH each), or --input FILE."
             )
+        lines = _read_lines(args.input) if args.input is not None else None  # before loading: fail fast
+        explain = pipeline(args.model, device=args.device, batch_size=args.batch_size, return_tensors=True)
+        parts = set(explain.model.modality.parts)
+        if lines is not None:
+            texts, images = _inputs_of_lines(lines, args.input, parts)
+            setattr(args, TEXTS.dest, texts)
+            setattr(args, IMAGES.dest, images)
         if images and args.format == "html" and args.output is None:
             raise InvalidInputError(
                 "An HTML report of images links overlay PNGs written beside it: give --output FILE."
             )
-        explain = pipeline(args.model, device=args.device, batch_size=args.batch_size)
-        parts = set(explain.model.modality.parts)
         if parts == {TEXTS.dest, IMAGES.dest}:
             inputs: list[Any] = _pairs(args, explain.modality)
         elif texts and images:
@@ -134,7 +154,13 @@ class ExplainCommand(Command):
             inputs = images or texts
         if args.output is not None:
             Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        results = explain(inputs)
+        # streamed through the pipeline, so the bar moves as each batch is done (shown when there is more than one)
+        progress = tqdm(total=len(inputs), desc="explain", unit="input", disable=len(inputs) <= args.batch_size)
+        results = []
+        for result in explain(iter(inputs)):
+            results.append(result)
+            progress.update()
+        progress.close()
         if len(parts) > 1:
             report = _pair_report(args, results)
         else:
@@ -145,6 +171,32 @@ class ExplainCommand(Command):
             Path(args.output).write_text(report + "\n", encoding="utf-8")
             print(f"Wrote {args.output}")
         return 0
+
+
+def _read_lines(source: str) -> list[str]:
+    """The non-blank lines of ``--input`` (a file, or ``-`` for stdin)."""
+    try:
+        content = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(f"Cannot read the inputs from {source}: {error}") from error
+    lines = [line.rstrip("\r") for line in content.split("\n") if line.strip()]
+    if not lines:
+        raise InvalidInputError(f"Nothing to explain: {'stdin' if source == '-' else source} has no non-blank line.")
+    return lines
+
+
+def _inputs_of_lines(lines: list[str], source: str, parts: set[str]) -> tuple[list[str], list[str]]:
+    """The texts and image paths of ``--input`` lines: one input per line, a text or an image path as the checkpoint
+    takes, or a caption, a tab and an image path for a checkpoint of both."""
+    if parts == {TEXTS.dest, IMAGES.dest}:
+        pairs = [line.rsplit("\t", 1) for line in lines]
+        if bad := next((number for number, pair in enumerate(pairs, 1) if len(pair) != 2), None):
+            raise InvalidInputError(
+                f"Line {bad} of {'stdin' if source == '-' else source} has no tab: a text-image checkpoint reads a "
+                "caption, a tab and an image path per line."
+            )
+        return [caption for caption, _ in pairs], [path for _, path in pairs]
+    return (lines, []) if parts == {TEXTS.dest} else ([], lines)
 
 
 def _pairs(args: argparse.Namespace, modality: str) -> list[dict[str, str]]:

@@ -33,7 +33,8 @@ class PushCommand(Command):
     )
     epilog = (
         "Examples:\n"
-        "  hf-ssxai push --model ./checkpoint --repo-id user/imdb-roberta-ssxai --benchmark bench/results.json\n"
+        "  hf-ssxai push --model ./checkpoint --repo-id user/imdb-roberta-ssxai --benchmark bench/results.json "
+        "--license apache-2.0\n"
         "  hf-ssxai push --model ./checkpoint --repo-id user/imdb-scorer --scorer-only --revision v1 --private\n"
     )
 
@@ -57,6 +58,9 @@ class PushCommand(Command):
             "--training-info",
             metavar="JSON_FILE",
             help='a JSON object of training facts listed in the card, e.g. {"datasets": ["imdb"], "steps": 2000}',
+        )
+        parser.add_argument(
+            "--license", metavar="ID", help="the card's license, a Hub license id such as apache-2.0 (default: none)"
         )
         parser.add_argument("--commit-message", help="default: Upload classifier and hf_ssxai scorer")
 
@@ -84,6 +88,7 @@ class PushCommand(Command):
                 private=args.private or None,
                 commit_message=args.commit_message,
                 scorer_only=args.scorer_only,
+                license=args.license,
                 benchmark=benchmark,
                 training_info=training_info,
             )

@@ -18,8 +18,21 @@ from .base import Command
 PHASES = {"classifier": "classifier", "scorer": "model"}
 
 
+#: the command-line option that overrides each overridable recipe section key by key, and the phase it belongs to
+OVERRIDE_OPTIONS = {
+    "classifier_training": ("--classifier-training", "classifier"),
+    "scorer_training": ("--scorer-training", "scorer"),
+    "scorer": ("--scorer-option", "scorer"),
+}
+OVERRIDE_HELP = {
+    "classifier_training": "override a TrainingArguments field of phase 1, e.g. learning_rate=1e-4 (repeatable)",
+    "scorer_training": "override a TrainingArguments field of phase 2, e.g. learning_rate=1e-3 (repeatable)",
+    "scorer": "override a ScorerConfig field, e.g. use_relu=false or target=prediction (repeatable)",
+}
+
+
 def add_training_arguments(parser: argparse.ArgumentParser, phases: tuple[str, ...]) -> None:
-    """The options of a recipe run of ``phases`` (those of the scorer phase only when it is among them)."""
+    """The options of a recipe run of ``phases`` (each phase's overrides only when it is among them)."""
     parser.add_argument("--config", required=True, metavar="RECIPE", help="YAML recipe (see recipes/configs/)")
     parser.add_argument("--output-dir", required=True, help="folder for the checkpoint, runs and metrics.json")
     parser.add_argument("--max-train-samples", type=int, help="use at most this many training samples")
@@ -32,40 +45,33 @@ def add_training_arguments(parser: argparse.ArgumentParser, phases: tuple[str, .
             metavar="DIR",
             help="the classifier folder to train the scorer of (default: OUTPUT_DIR/classifier; skips phase 1)",
         )
-        parser.add_argument(
-            "--scorer-option",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a ScorerConfig field, e.g. use_relu=false or target=prediction (repeatable)",
-        )
+    for section, (flag, phase) in OVERRIDE_OPTIONS.items():
+        if phase in phases:
+            parser.add_argument(
+                flag, dest=section, action="append", default=[], metavar="KEY=VALUE", help=OVERRIDE_HELP[section]
+            )
 
 
 def run_training(args: argparse.Namespace, phases: tuple[str, ...]) -> dict[str, Any]:
-    """Run ``phases`` of the recipe ``args.config`` (the classifier phase is skipped when ``args.classifier``
-    names an existing one); the main process merges the metrics into OUTPUT_DIR/metrics.json and prints them."""
+    """Run ``phases`` of the recipe ``args.config``, with the command line's overrides (the classifier phase is
+    skipped when ``args.classifier`` names an existing one); the main process merges the metrics into
+    OUTPUT_DIR/metrics.json and prints them."""
     # lazy: training imports accelerate, datasets and the models (keeps --help quick)
     from accelerate import PartialState
 
-    from ..training.recipe import (
-        load_recipe,
-        parse_scorer_options,
-        run_classifier_phase,
-        run_scorer_phase,
-        write_metrics,
-    )
+    from ..training.recipe import load_recipe, parse_overrides, run_classifier_phase, run_scorer_phase, write_metrics
 
-    recipe = load_recipe(args.config)
+    overrides = {
+        section: parse_overrides(getattr(args, section, []), flag) for section, (flag, _) in OVERRIDE_OPTIONS.items()
+    }
+    recipe = load_recipe(args.config).overridden(overrides)
     common = {"max_train_samples": args.max_train_samples, "resume_from_checkpoint": args.resume_from_checkpoint}
     classifier_dir = getattr(args, "classifier", None)
     metrics = {}
     if "classifier" in phases and not classifier_dir:
         metrics["classifier"] = run_classifier_phase(recipe, args.output_dir, **common)
     if "scorer" in phases:
-        options = parse_scorer_options(args.scorer_option)
-        metrics["scorer"] = run_scorer_phase(
-            recipe, args.output_dir, classifier_dir=classifier_dir, scorer_options=options, **common
-        )
+        metrics["scorer"] = run_scorer_phase(recipe, args.output_dir, classifier_dir=classifier_dir, **common)
     if PartialState().is_main_process:
         path = write_metrics(args.output_dir, metrics)
         print(json.dumps(metrics, indent=2, default=str))
@@ -82,7 +88,7 @@ class _TrainPhaseCommand(Command):
         "Examples:\n"
         "  hf-ssxai train-classifier --config recipes/configs/sst2_local.yaml --output-dir runs/sst2\n"
         "  hf-ssxai train-scorer --config recipes/configs/sst2_local.yaml --output-dir runs/sst2 "
-        "--scorer-option target=prediction\n"
+        "--scorer-option target=prediction --scorer-training learning_rate=1e-3 --scorer-training num_train_epochs=2\n"
     )
     common_description = (
         " Metrics go to OUTPUT_DIR/metrics.json. Recipes: recipes/configs/, format in docs/recipes.md. For several "

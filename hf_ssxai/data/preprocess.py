@@ -1,7 +1,8 @@
 """Turn standardized raw-input columns (``text``, ``image``, ...) into model inputs with the classifier's processor.
 
 The work is the modality's (:meth:`~hf_ssxai.modalities.Modality.preprocess`); this picks the modality from the
-columns a dataset has, for callers that hold data and a processor but no model.
+columns a dataset has, for callers that hold data and a processor but no model. :func:`truncation_length` is the one
+place that says how long a model's texts may be.
 """
 
 from __future__ import annotations
@@ -23,3 +24,14 @@ def preprocess(dataset: Dataset, processor: Any, *, max_length: int | None = Non
     """
     modality = modality_for_columns(dataset.column_names)
     return modality.preprocess(dataset, processor, max_length=max_length, batch_size=batch_size)
+
+
+def truncation_length(model: Any, processor: Any = None) -> int | None:
+    """The length, in tokens, a model's texts are truncated to (None: not bounded, e.g. images).
+
+    The shorter of its tokenizer's ``model_max_length`` and the classifier's position embeddings. A training recipe
+    sets the saved tokenizer's ``model_max_length`` to the ``max_length`` it trained with, so the benchmark, the
+    pipeline, ``hf-ssxai explain`` and anything else that calls this truncate as training did. ``processor``
+    replaces the model's own (as the pipeline allows).
+    """
+    return model.modality.input_length_limit(processor if processor is not None else model.processor, model.config)

@@ -134,6 +134,38 @@ def planted_text_dataset(
     )
 
 
+def planted_rationale_texts(num_samples: int, *, seed: int = 0, fillers: int = 6) -> Dataset:
+    """Sentences of filler words with a planted two-word rationale: the label's evidence word, then a filler word
+    used nowhere else in the sentence; label = the evidence word's polarity.
+
+    The rationale is given three ways, as a user may have it: ``rationale_offsets`` (``[[start, end]]``, characters),
+    ``rationale_span`` (its text) and ``rationale_words`` (its words); columns also ``text`` and ``label``.
+    """
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list] = {
+        TEXT_COLUMN: [],
+        "label": [],
+        "rationale_offsets": [],
+        "rationale_span": [],
+        "rationale_words": [],
+    }
+    for _ in range(num_samples):
+        label = int(rng.integers(2))
+        partner = str(rng.choice(FILLER_WORDS))
+        others = [str(word) for word in rng.choice([w for w in FILLER_WORDS if w != partner], size=fillers)]
+        position = int(rng.integers(fillers + 1))
+        planted = [str(rng.choice(EVIDENCE_WORDS[label])), partner]
+        before = " ".join(others[:position])
+        start = len(before) + (1 if before else 0)
+        span = " ".join(planted)
+        rows[TEXT_COLUMN].append(" ".join([*others[:position], *planted, *others[position:]]))
+        rows["label"].append(label)
+        rows["rationale_offsets"].append([[start, start + len(span)]])
+        rows["rationale_span"].append(span)
+        rows["rationale_words"].append(planted)
+    return Dataset.from_dict(rows)
+
+
 def planted_image_arrays(
     num_samples: int, *, seed: int = 0, size: int = 16, square: int = 4, num_classes: int = 3
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

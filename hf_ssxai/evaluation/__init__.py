@@ -1,9 +1,11 @@
-"""Evaluations beyond the benchmark's metrics: the grid pointing game and randomization sanity checks.
+"""Evaluations beyond the benchmark's metrics: the grid pointing game, randomization sanity checks, and human
+rationales as masks for the rationale metrics.
 
 See ``docs/evaluation.md`` for the definitions and the measured results.
 """
 
 from .grid import GridBatch, GridPointingGameResult, grid_pointing_game, make_grids, run_grid_pointing_game, tile_shares
+from .rationales import evidence_masks
 from .sanity import (
     SanityCheckResult,
     cascading_randomization,
@@ -20,6 +22,7 @@ __all__ = [
     "average_ranks",
     "cascading_randomization",
     "data_randomization",
+    "evidence_masks",
     "grid_pointing_game",
     "make_grids",
     "randomization_steps",

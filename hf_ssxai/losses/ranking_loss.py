@@ -35,10 +35,15 @@ def draw_fractions(batch: int, device: torch.device, generator: torch.Generator 
 
 
 def top_fraction_masks(scores: torch.Tensor, feature_mask: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:
-    """Hard masks keeping each sample's top ``fractions`` of its valid features, with the scores' gradient.
+    """Hard masks keeping each sample's top ``fractions`` of its valid features, with an order-only gradient.
 
     Ties are broken at random (a map has many exact zeros), features that are not valid are 0. At least one
     feature is kept and at least one removed whenever a sample has two valid features.
+
+    The gradient reaches the scores straight through, centred over each sample's valid features: a term built on
+    these masks moves features up or down *relative to each other* and leaves the map's mean, which eq. 3.4's
+    penalties govern, alone. (Uncentred, the deletion term pushed every supporting feature up at once and the maps
+    grew to nearly uniform: docs/training.md.)
     """
     flat = scores.flatten(1).float()
     mask = feature_mask.flatten(1)
@@ -48,7 +53,11 @@ def top_fraction_masks(scores: torch.Tensor, feature_mask: torch.Tensor, fractio
     valid = mask.sum(dim=1)
     count = (fractions * valid).round().clamp(min=1).minimum((valid - 1).clamp(min=1)).unsqueeze(1)
     hard = ((ranks < count) & mask).to(flat.dtype)
-    return (hard + (flat - flat.detach())).view_as(scores).to(scores.dtype)
+    weights = mask.to(flat.dtype)
+    centred = (
+        flat - (flat * weights).sum(dim=1, keepdim=True) / weights.sum(dim=1, keepdim=True).clamp(min=1)
+    ) * weights
+    return (hard + (centred - centred.detach())).view_as(scores).to(scores.dtype)
 
 
 def class_log_probabilities(logits: torch.Tensor, classes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

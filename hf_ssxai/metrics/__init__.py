@@ -22,17 +22,20 @@ from .functional import (
     gini_sparseness,
     normalize_attributions,
     pointing_game,
+    random_rationale_f1,
+    rationale_auprc,
+    rationale_coverage,
     rationale_overlap,
     sparsity,
     tie_break_keys,
 )
-from .measures import MEASURES, Measure, register_measure
+from .measures import MEASURES, ROW_MEASURES, Measure, register_measure
 from .perturbation import PerturbationOutput, compute_perturbations, only_modality
 
 #: folder of the bundled ``evaluate`` modules, one sub-folder per metric
 MODULES_DIR = Path(__file__).parent / "modules"
-#: the metrics bundled as ``evaluate`` modules (those of :data:`MEASURES` that have one), sorted
-METRIC_NAMES = tuple(sorted(name for name, measure in MEASURES.items() if measure.has_module))
+#: the metrics bundled as ``evaluate`` modules (those of :data:`MEASURES` that have one, and the row measures), sorted
+METRIC_NAMES = tuple(sorted([*(name for name, measure in MEASURES.items() if measure.has_module), *ROW_MEASURES]))
 
 
 def module_path(name: str) -> Path:
@@ -59,6 +62,7 @@ __all__ = [
     "METRIC_NAMES",
     "Measure",
     "MODULES_DIR",
+    "ROW_MEASURES",
     "PerturbationOutput",
     "RationaleOverlap",
     "auc",
@@ -73,6 +77,9 @@ __all__ = [
     "module_path",
     "normalize_attributions",
     "pointing_game",
+    "random_rationale_f1",
+    "rationale_auprc",
+    "rationale_coverage",
     "rationale_overlap",
     "register_measure",
     "sparsity",

@@ -3,12 +3,14 @@
 The math lives in :mod:`hf_ssxai.metrics.functional`; a module only turns the rows ``evaluate`` stored
 into tensors, calls the function, and aggregates. Attribution maps arrive flattened (one list of
 floats per sample, any length, e.g. tokens or ``height * width`` pixels) with a flattened boolean
-feature mask of the same length; ragged maps are padded with invalid features, which never count.
+feature mask of the same length, optional for maps without padding (:class:`MapMetric`: every feature valid);
+ragged maps are padded with invalid features, which never count.
 """
 
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,14 +26,52 @@ MAP_FEATURES = {
     "attributions": datasets.Sequence(datasets.Value("float32")),
     "feature_mask": datasets.Sequence(datasets.Value("bool")),
 }
+#: the human rationale of each sample, one flag per feature of its map (the rationale metrics)
+RATIONALE_FEATURES = {"rationale_mask": datasets.Sequence(datasets.Value("bool"))}
 #: inputs of the curve metrics (deletion/insertion AUC): one curve per sample, equally spaced over [0, 1]
 CURVE_FEATURES = {"curves": datasets.Sequence(datasets.Value("float32"))}
 
+RATIONALE_INPUT_DOC = (
+    "    rationale_mask (`list` of `list` of `bool`): the human rationale of each sample, one flag per feature (same "
+    "lengths); from text spans, offsets or words: `hf_ssxai.evidence_masks`.\n"
+)
+ERASER_CITATION = """\
+@inproceedings{deyoung2020eraser,
+  title={{ERASER}: A Benchmark to Evaluate Rationalized {NLP} Models},
+  author={DeYoung, Jay and Jain, Sarthak and Rajani, Nazneen Fatema and Lehman, Eric and Xiong, Caiming and
+          Socher, Richard and Wallace, Byron C.},
+  booktitle={Proceedings of the 58th Annual Meeting of the Association for Computational Linguistics},
+  pages={4443--4458},
+  year={2020}
+}
+"""
 RETURN_PER_SAMPLE_DOC = "    return_per_sample (`bool`, default False): also return the value of every sample.\n"
 MAP_INPUTS_DOC = (
     "    attributions (`list` of `list` of `float`): one flattened attribution map per sample (any length).\n"
-    "    feature_mask (`list` of `list` of `bool`): which features of each map are valid (same lengths).\n"
+    "    feature_mask (`list` of `list` of `bool`, optional): which features of each map are valid (same lengths);\n"
+    "        default: every feature of every map.\n"
 )
+
+
+class MapMetric(evaluate.Metric, ABC):
+    """An ``evaluate.Metric`` of flattened maps whose ``feature_mask`` may be left out: every feature of each map is
+    then valid (maps without padding, e.g. images). Abstract, so ``evaluate.load`` picks the module's own class."""
+
+    @abstractmethod
+    def _info(self) -> evaluate.MetricInfo:
+        """The module's features and card."""
+
+    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
+        """Add a batch of maps (``feature_mask`` optional), as ``evaluate.Metric.add_batch``."""
+        if kwargs.get("feature_mask") is None and kwargs.get("attributions") is not None:
+            kwargs["feature_mask"] = [[True] * len(row) for row in kwargs["attributions"]]
+        super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction: Any = None, reference: Any = None, **kwargs: Any) -> None:
+        """Add one map (``feature_mask`` optional), as ``evaluate.Metric.add``."""
+        if kwargs.get("feature_mask") is None and kwargs.get("attributions") is not None:
+            kwargs["feature_mask"] = [True] * len(kwargs["attributions"])
+        super().add(prediction=prediction, reference=reference, **kwargs)
 
 
 def metric_info(function: Callable[..., Any], citation: str, inputs_description: str, **features: Any) -> Any:
@@ -42,6 +82,17 @@ def metric_info(function: Callable[..., Any], citation: str, inputs_description:
         inputs_description=inputs_description,
         features=datasets.Features(features),
     )
+
+
+#: inputs of the map-and-rationale modules
+RATIONALE_INPUTS_DOC = MAP_INPUTS_DOC + RATIONALE_INPUT_DOC
+
+
+def rationale_info(function: Callable[..., Any], inputs_description: str, maps: bool = True) -> Any:
+    """``evaluate.MetricInfo`` of a rationale module (ERASER's citation): flattened maps (unless not ``maps``), their
+    valid-feature masks and the rationale masks."""
+    features = MAP_FEATURES if maps else {"feature_mask": MAP_FEATURES["feature_mask"]}
+    return metric_info(function, ERASER_CITATION, inputs_description, **features, **RATIONALE_FEATURES)
 
 
 def padded(rows: Sequence[Sequence[Any]], dtype: torch.dtype) -> torch.Tensor:

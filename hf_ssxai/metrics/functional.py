@@ -247,3 +247,66 @@ def rationale_overlap(
     union = size_sum - overlap
     # empty sets have overlap 0, so dividing by 1 instead of 0 gives the stated value 0
     return RationaleOverlap(f1=2 * overlap / _nonzero(size_sum), iou=overlap / _nonzero(union))
+
+
+def rationale_coverage(rationale_mask: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
+    """Share of each sample's valid features inside its rationale, ``[B]`` in [0, 1] (0 without valid features).
+
+    A property of the data, not of a map: it is also a uniformly random map's expected token F1 at k = the
+    rationale's size (see :func:`random_rationale_f1`), so rows whose rationale covers most of the text make token F1
+    look high for any map.
+    """
+    rationale = _check_like("rationale_mask", rationale_mask, feature_mask)
+    mask = feature_mask.flatten(1).bool()
+    return (rationale & mask).sum(dim=1).float() / _nonzero(_valid_count(mask))
+
+
+def random_rationale_f1(
+    rationale_mask: torch.Tensor, feature_mask: torch.Tensor, top_k: int | None = None
+) -> torch.Tensor:
+    """Expected token F1 of a uniformly random choice of top-k valid features against the rationale: the per-row
+    random reference of :func:`rationale_overlap`'s F1, ``[B]`` in [0, 1].
+
+    With N valid features, R of them in the rationale and k chosen, the expected overlap is k R / N, so the
+    expected F1 is 2 k R / (N (k + R)); at the default k = R this is R / N, the rationale's coverage. A rationale
+    covering the whole text gives 1: no map can do better than chance there. A sample without rationale gives 0.
+    """
+    rationale = _check_like("rationale_mask", rationale_mask, feature_mask)
+    mask = feature_mask.flatten(1).bool()
+    rationale_size = (rationale & mask).sum(dim=1).float()
+    count = _valid_count(mask)
+    k = rationale_size if top_k is None else torch.full_like(rationale_size, float(top_k))
+    k = torch.minimum(k, count)
+    return 2 * k * rationale_size / _nonzero(count * (k + rationale_size))
+
+
+def rationale_auprc(
+    attributions: torch.Tensor, rationale_mask: torch.Tensor, feature_mask: torch.Tensor
+) -> torch.Tensor:
+    """Area under the precision-recall curve of the normalized map's scores against the rationale, per sample
+    (ERASER's soft-score plausibility metric, DeYoung et al., 2020). Higher is better; range [0, 1].
+
+    As ERASER computes it (scikit-learn's ``precision_recall_curve``, then ``auc``): one point per distinct score
+    (tied features enter together), plus the point (recall 0, precision 1), joined by straight lines. Only valid
+    features count. Where it misleads: a rationale covering every valid feature gives 1 for any map, and a constant
+    map gives (1 + R / N) / 2 (the straight line from the added point), above chance. A sample without valid
+    rationale features gives 0.
+    """
+    rationale = _check_like("rationale_mask", rationale_mask, feature_mask)
+    values, mask = _flatten(normalize_attributions(attributions, feature_mask), feature_mask)
+    areas = values.new_zeros(values.shape[0])
+    for row, (scores, truth, valid) in enumerate(zip(values, rationale & mask, mask, strict=True)):
+        scores, truth = scores[valid], truth[valid]
+        positives = truth.sum()
+        if positives == 0:
+            continue
+        order = scores.argsort(descending=True, stable=True)
+        scores, truth = scores[order], truth[order]
+        true_positives = truth.cumsum(0).float()
+        seen = torch.arange(1, len(truth) + 1, device=values.device, dtype=torch.float32)
+        last_of_tie = torch.ones_like(truth)
+        last_of_tie[:-1] = scores[1:] != scores[:-1]
+        precision = torch.cat([values.new_ones(1), (true_positives / seen)[last_of_tie]])
+        recall = torch.cat([values.new_zeros(1), (true_positives / positives)[last_of_tie]])
+        areas[row] = ((recall[1:] - recall[:-1]) * (precision[1:] + precision[:-1]) / 2).sum()
+    return areas

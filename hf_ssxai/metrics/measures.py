@@ -64,5 +64,15 @@ register_measure("sparsity", Measure("sparsity", higher_is_better=True))
 register_measure("entropy_complexity", Measure("entropy complexity", higher_is_better=False))
 register_measure("gini_sparseness", Measure("Gini sparseness", higher_is_better=True))
 register_measure("pointing_game", Measure("pointing game", higher_is_better=True, kind="evidence"))
-register_measure("rationale_f1", Measure("rationale F1", higher_is_better=True, kind="evidence", has_module=False))
+register_measure("rationale_f1", Measure("rationale F1", higher_is_better=True, kind="evidence"))
 register_measure("rationale_iou", Measure("rationale IoU", higher_is_better=True, kind="evidence", has_module=False))
+#: token F1 minus its per-row random reference (a random map's expected F1): 0 is chance, whatever the rationale's size
+register_measure(
+    "rationale_f1_over_random",
+    Measure("rationale F1 over random", higher_is_better=True, kind="evidence", has_module=False),
+)
+register_measure("rationale_auprc", Measure("rationale AUPRC", higher_is_better=True, kind="evidence"))
+
+#: ``evaluate`` modules that describe the evaluated rows, not a method's maps (the same for every method): a result
+#: reports them once, beside its tables, never as a column
+ROW_MEASURES = ("rationale_coverage",)

@@ -6,6 +6,7 @@ A new modality is one new module here: a :class:`Modality` subclass (or :class:`
 
 from ..registry import MODALITY_REGISTRY
 from .base import ALL_MASKED, Modality, ModalityCard, SingleModality, each_map, first_map
+from .evidence import EvidenceReading
 from .image import ImageModality
 from .multimodal import MultimodalModality
 from .registry import get_modality, infer_modality, modality_for_columns, register_modality
@@ -14,6 +15,7 @@ from .text_image import TextImageModality
 
 __all__ = [
     "ALL_MASKED",
+    "EvidenceReading",
     "MODALITY_REGISTRY",
     "ImageModality",
     "Modality",

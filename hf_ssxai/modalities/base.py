@@ -11,23 +11,33 @@ folder and one :func:`~hf_ssxai.modalities.register_modality` call.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
+from .evidence import EvidenceReading, check_format, decode_cell, feature_flags, quote, row_error
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
+logger = logging.getLogger(__name__)
+
+NO_PROCESSOR = "No tokenizer or image processor: save one with the classifier or pass processor=."
+#: how to pass evidence that is not yet per feature (spans, boxes), for messages
+CONVERT_FIRST = (
+    "Evidence as text spans, character offsets, words or boxes is mapped to features when the raw inputs are "
+    "processed: pass the raw dataset through hf_ssxai.benchmark.prepare_dataset(model, raw, columns, "
+    "evidence_column=...), as the command line does."
+)
 #: in the masked logits of a multimodal classifier, the key of those with every modality masked (the other keys are
 #: modality names, each masked alone)
 ALL_MASKED = "all"
@@ -108,6 +118,8 @@ class Modality(ABC):
     card: ModalityCard
     #: how a prepared dataset is read into batches: ``None`` (Python lists, padded per batch) or ``"torch"``
     dataset_format: str | None = "torch"
+    #: the kinds of evidence :meth:`evidence_to_masks` reads (besides ``auto``: each row's value says)
+    evidence_formats: tuple[str, ...] = ("mask",)
     #: whether prepared inputs are padded to one length (``max_length``), which then travels with the processor
     pads_to_max_length: bool = False
     #: the ScorerConfig fields of the thesis' reference scorer for this modality (:meth:`ScorerConfig.thesis`)
@@ -122,6 +134,11 @@ class Modality(ABC):
     def description(self) -> str:
         """``a text``, ``an image``: as in "This is an image classifier"."""
         return article(self.name)
+
+    @property
+    def pipeline_task(self) -> str:
+        """The task its explanation pipeline is registered under with transformers (``text-explanation``)."""
+        return f"{self.name}-explanation"
 
     # ---------------------------------------------------------------- classifier checks
     @abstractmethod
@@ -227,7 +244,7 @@ class Modality(ABC):
     ) -> Dataset:
         """Raw inputs (the :attr:`columns`) -> model inputs with the classifier's own processor; other columns kept."""
         if processor is None:
-            raise InvalidInputError("No tokenizer or image processor: save one with the classifier or pass processor=.")
+            raise InvalidInputError(NO_PROCESSOR)
         return self.encode_dataset(dataset, processor, max_length=max_length, batch_size=batch_size)
 
     @abstractmethod
@@ -240,16 +257,55 @@ class Modality(ABC):
         """One batch of model inputs from a slice of a prepared dataset (``rows[column]``: one entry per sample)."""
         return {column: torch.as_tensor(rows[column]) for column in columns}
 
-    def evidence_mask(
-        self, rows: Mapping[str, Any], column: Any, feature_mask: Any, processor: Any, main_input: str
-    ) -> Any:
-        """The evidence of each sample as a boolean mask over the batch's features.
+    # ---------------------------------------------------------------- evidence
+    def evidence_to_masks(
+        self, inputs: Sequence[Any], values: Sequence[Any], processor: Any, reading: EvidenceReading
+    ) -> tuple[list[Any], list[int]]:
+        """``(masks, cut rows)``: each row's evidence (as the user has it) as a mask over the features the raw input
+        ``inputs[i]`` becomes, checked row by row, and the rows whose evidence preprocessing (truncation, cropping)
+        cut. By default evidence is already per feature (a flat feature position or a 0/1 mask, a JSON list in a CSV
+        cell): decoded here and checked against the batch's features by :meth:`evidence_mask`."""
+        return [decode_cell(value) for value in values], []
 
-        A sample's evidence is a feature index (a flat feature position) or a mask with one entry per feature.
+    def encode_evidence(self, dataset: Dataset, processor: Any, reading: EvidenceReading) -> Dataset:
+        """The raw dataset with its evidence column (``reading.column``) replaced by one mask per row over that row's
+        features (:meth:`evidence_to_masks`); call it before :meth:`preprocess`, which drops the raw inputs. Rows
+        whose evidence was cut are logged."""
+        check_format(reading.evidence_format, self.evidence_formats, self.description)
+        if processor is None:
+            raise InvalidInputError(NO_PROCESSOR)
+        masks, cut = self.evidence_to_masks(dataset[self.name], dataset[reading.column], processor, reading)
+        if cut:
+            logger.warning(
+                "Evidence column %r: %d of %d rows lost evidence to truncation or cropping (rows %s); their "
+                "plausibility scores count only what is left.",
+                reading.column,
+                len(cut),
+                len(masks),
+                ", ".join(map(str, cut[:10])) + (", ..." if len(cut) > 10 else ""),
+            )
+        return dataset.remove_columns(reading.column).add_column(reading.column, masks)
+
+    def evidence_mask(
+        self, rows: Mapping[str, Any], reading: EvidenceReading, feature_mask: Any, processor: Any, main_input: str
+    ) -> Any:
+        """The evidence of each sample of a batch (column ``reading.column``, rows numbered ``reading.row_ids``) as a
+        boolean mask over its features, checked row by row.
+
+        A sample's evidence is a flat feature position or a 0/1 mask with one entry per feature (of the feature
+        shape, or flattened).
         """
-        values, shape = torch.as_tensor(rows[column]), feature_mask.shape
-        mask = values if values.dim() > 1 else F.one_hot(values.long(), shape[1:].numel()).view(shape)
-        return check_evidence(mask, column, feature_mask)
+        masks = []
+        column = reading.column
+        for index, (value, row) in enumerate(zip(rows[column], reading.rows(len(rows[column])), strict=True)):
+            flags = feature_flags(decode_cell(value), feature_mask[index], column, row, "feature")
+            if flags is None:
+                shape = tuple(feature_mask.shape[1:])
+                raise row_error(
+                    column, row, f"a flat feature position or a 0/1 mask of shape {shape}", quote(value), CONVERT_FIRST
+                )
+            masks.append(flags)
+        return torch.stack(masks).to(feature_mask.device)
 
     def input_length_limit(self, processor: Any, classifier_config: Any) -> int | None:
         """The longest input the processor and the classifier allow (texts: tokens), None when unbounded."""
@@ -276,6 +332,11 @@ class Modality(ABC):
     ) -> list[dict[str, Any]]:
         """The explanation part of each result, from :meth:`prepare_inputs`'s ``context`` and the model's maps
         (float32 on the CPU)."""
+
+    def item_maps(self, context: Any, attributions: Any, feature_mask: Any) -> tuple[Any, Any]:
+        """One input's maps from its row of a batch the pipeline padded together from inputs prepared one by one
+        (``context``: what :meth:`prepare_inputs` returned for that input alone); by default the row as it is."""
+        return attributions, feature_mask
 
     def wrong_input(self, item: Any, position: int, within: Modality | None, one: str, many: str) -> InvalidInputError:
         """The error for input ``position`` (its part, inside a multimodal input) of the wrong type: give ``one``
@@ -336,17 +397,6 @@ def complete_outputs(classifier: nn.Module) -> None:
 
     classifier.register_forward_hook(complete, with_kwargs=True)
     classifier._hf_ssxai_completes_outputs = True
-
-
-def check_evidence(mask: torch.Tensor, column: Any, feature_mask: torch.Tensor) -> torch.Tensor:
-    """``mask`` as booleans on ``feature_mask``'s device, or :class:`InvalidInputError` when its shape differs."""
-    shape = feature_mask.shape
-    if mask.shape != shape:
-        raise InvalidInputError(
-            f"Evidence column {column!r} gives masks of shape {tuple(mask.shape[1:])} but the samples have "
-            f"{tuple(shape[1:])} features: give one feature index or one mask entry per feature per sample."
-        )
-    return mask.bool().to(feature_mask.device)
 
 
 class SingleModality(Modality):

@@ -18,6 +18,7 @@ import inspect
 import io
 import math
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -30,6 +31,8 @@ from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from ..scorers import ImageScorer
 from .base import Masking, Modality, ModalityCard, SingleModality, check_transformers_classifier
+from .evidence import EvidenceReading
+from .image_evidence import IMAGE_EVIDENCE_FORMATS, image_evidence_masks
 from .registry import register_modality
 
 if TYPE_CHECKING:
@@ -124,6 +127,17 @@ def channels_first(state: torch.Tensor, width: int) -> torch.Tensor:
     return state.permute(0, 3, 1, 2) if state.shape[1] != width and state.shape[-1] == width else state
 
 
+def unet_skip_levels(is_feature_map: list[bool]) -> list[int]:
+    """Doublings finer than its own resolution at which each selected hidden state joins the U-Net decoder: feature
+    maps at their own (0); patch tokens, which share one resolution, spread out, the last (deepest) at 0 and each
+    earlier one a level finer."""
+    tokens = [index for index, is_map in enumerate(is_feature_map) if not is_map]
+    levels = [0] * len(is_feature_map)
+    for rank, index in enumerate(reversed(tokens)):
+        levels[index] = rank
+    return levels
+
+
 class ImageModality(SingleModality):
     name = "image"
     main_input = "pixel_values"
@@ -135,6 +149,7 @@ class ImageModality(SingleModality):
     processor_attribute = "image_processor"
     processor_description = "an image processor"
     input_description = "image (PIL image or path)"
+    evidence_formats = IMAGE_EVIDENCE_FORMATS
     #: the reference code's image scorer: BatchNorm in the head, the section 4.4 decoder, no input pixels
     thesis_options = {"head_normalization": "batch", "image_decoder": "unet", "pixel_skip": False}
     card = ModalityCard(
@@ -145,7 +160,7 @@ class ImageModality(SingleModality):
         example_import="from PIL import Image\n",
         example='[Image.open("image.jpg").convert("RGB")]',
         attribution_shape="[batch, height, width]",
-        pipeline_fields="[{'label': ..., 'score': ..., 'attributions': <[H, W]>, 'map': <array at image size>}]",
+        pipeline_fields="[{'label': ..., 'score': ..., 'attributions': <[H, W]>, 'map': <[height, width]>}]",
         pipeline_tag="image-classification",
         hidden_config_fields=("num_attention_heads",),
     )
@@ -172,8 +187,13 @@ class ImageModality(SingleModality):
             )
 
     def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
-        if config.hidden_state_layers is None and config.image_decoder == "unet":
-            config.hidden_state_layers = self.unet_layers(self.probe_hidden_states(classifier, config))
+        if config.image_decoder == "unet":
+            states = self.probe_hidden_states(classifier, config)
+            if config.hidden_state_layers is None:
+                config.hidden_state_layers = self.unet_layers(states)
+            if config.unet_skip_levels is None:
+                selected = self.select(states, config.hidden_state_layers)
+                config.unet_skip_levels = unet_skip_levels([state.dim() == 4 for state in selected])
         super().attach(classifier, config, processor)
         config.input_channels = self._num_channels(classifier)
 
@@ -314,6 +334,14 @@ class ImageModality(SingleModality):
             return {"pixel_values": processor(images, return_tensors="np")["pixel_values"]}
 
         return dataset.map(process, batched=True, batch_size=batch_size, remove_columns=[self.name])
+
+    def evidence_to_masks(
+        self, inputs: Sequence[Any], values: Sequence[Any], processor: Any, reading: EvidenceReading
+    ) -> tuple[list[Any], list[int]]:
+        """Boxes ``[x0, y0, x1, y1]`` at the image's own size, pixel masks or pixel positions -> one 0/1 mask per
+        image over the processed pixels (boxes go through the processor's resizing and cropping)."""
+        masks, lost = image_evidence_masks(inputs, values, processor, image_mode(processor), reading)
+        return [mask.tolist() for mask in masks], lost
 
     # ---------------------------------------------------------------- the pipeline
     def read_image(self, item: Any, mode: str, position: int, within: Modality | None = None) -> Image.Image:

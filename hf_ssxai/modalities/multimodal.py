@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -13,6 +14,10 @@ from ..configuration import ScorerConfig
 from ..errors import InvalidInputError
 from ..scorers import MultimodalScorer
 from .base import Masking, Modality
+from .evidence import AUTO, EvidenceReading
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 
 class MultimodalModality(Modality):
@@ -82,6 +87,41 @@ class MultimodalModality(Modality):
         """Every part is masked where its own modality masks it, drawn independently."""
         return [handle for part in self.parts.values() for handle in part.masking_hooks(classifier, masked, config)]
 
+    # ---------------------------------------------------------------- evidence, part by part
+    def evidence_columns(self, column: Any) -> dict[str, str]:
+        """``column`` as a dict part -> evidence column, or :class:`InvalidInputError` saying how to give it."""
+        if not isinstance(column, Mapping) or any(name not in self.parts for name in column):
+            example = ", ".join(f"{name!r}: 'evidence_{name}'" for name in self.parts)
+            raise InvalidInputError(
+                f"{self.description.capitalize()} model takes evidence_column as a dict per modality, e.g. "
+                f"{{{example}}}; got {column!r}."
+            )
+        return dict(column)
+
+    def encode_evidence(self, dataset: Dataset, processor: Any, reading: EvidenceReading) -> Dataset:
+        """Each part's evidence column encoded by that part with its own processor; ``reading.evidence_format`` is
+        one format for every part or a dict part -> format."""
+        columns, formats = self.evidence_columns(reading.column), reading.evidence_format
+        for name, column in columns.items():
+            part = self.parts[name]
+            part_format = formats.get(name, AUTO) if isinstance(formats, Mapping) else formats
+            part_reading = replace(reading, column=column, evidence_format=part_format)
+            dataset = part.encode_evidence(dataset, self.part_processor(processor, part), part_reading)
+        return dataset
+
+    def evidence_mask(
+        self, rows: Mapping[str, Any], reading: EvidenceReading, feature_mask: Any, processor: Any, main_input: str
+    ) -> dict[str, torch.Tensor]:
+        """One evidence mask per part named in ``reading.column`` (a dict part -> column), each read by its part."""
+        masks = {}
+        for name, column in self.evidence_columns(reading.column).items():
+            part = self.parts[name]
+            part_main_input = getattr(part, "main_input", main_input)
+            part_processor = self.part_processor(processor, part)
+            part_reading = replace(reading, column=column)
+            masks[name] = part.evidence_mask(rows, part_reading, feature_mask[name], part_processor, part_main_input)
+        return masks
+
     # ---------------------------------------------------------------- the pipeline
     def input_length_limit(self, processor: Any, classifier_config: Any) -> int | None:
         limits = [
@@ -120,6 +160,14 @@ class MultimodalModality(Modality):
             part_inputs, contexts[name] = part.prepare_inputs(part_items, part_processor, offset, max_length, self)
             inputs.update(part_inputs)
         return inputs, contexts
+
+    def item_maps(self, context: Any, attributions: Any, feature_mask: Any) -> tuple[Any, Any]:
+        """Each part's maps as that part cuts them."""
+        cut = {
+            name: part.item_maps(context[name], attributions[name], feature_mask[name])
+            for name, part in self.parts.items()
+        }
+        return {name: maps for name, (maps, _) in cut.items()}, {name: mask for name, (_, mask) in cut.items()}
 
     def explanations(
         self, context: Any, attributions: Any, feature_mask: Any, offset: int, max_length: int | None

@@ -21,8 +21,10 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from ..scorers import TextScorer
-from .base import Masking, Modality, ModalityCard, SingleModality, check_evidence, check_transformers_classifier
+from .base import CONVERT_FIRST, Masking, Modality, ModalityCard, SingleModality, check_transformers_classifier
+from .evidence import EvidenceReading, decode_cell, feature_flags, quote, row_error
 from .registry import register_modality
+from .text_evidence import TEXT_EVIDENCE_FORMATS, text_evidence_masks
 from .word_embeddings import (
     embed,
     embedding_values,
@@ -112,6 +114,15 @@ def model_max_length(tokenizer: Any, classifier_config: Any) -> int | None:
     return min(limits) if limits else None
 
 
+def framing_token_ids(tokenizer: Any) -> torch.Tensor | None:
+    """The ids of the tokens a tokenizer adds around a text or pads it with ([CLS], [SEP], <s>, </s>, [PAD]): no
+    evidence can lie there. None without a tokenizer."""
+    if not hasattr(tokenizer, "pad"):
+        return None
+    ids = {getattr(tokenizer, attribute, None) for attribute in SPECIAL_TOKEN_ATTRIBUTES}
+    return torch.tensor(sorted(i for i in ids if isinstance(i, int) and i >= 0), dtype=torch.long)
+
+
 def pad_rows(rows: Sequence[Sequence[Any]], value: int, left: bool) -> torch.Tensor:
     """Rows of different lengths as one ``[rows, longest]`` tensor, filled with ``value`` on the padding side."""
     tensors = [torch.as_tensor(row) for row in rows]
@@ -136,6 +147,7 @@ class TextModality(SingleModality):
     processor_description = "a tokenizer"
     input_description = "text"
     dataset_format = None  # token lists of different lengths, padded per batch
+    evidence_formats = TEXT_EVIDENCE_FORMATS
     #: the reference code's text scorer normalizes its logits with a LayerNorm over the sequence
     thesis_options = {"head_normalization": "layer"}
     card = ModalityCard(
@@ -355,21 +367,61 @@ class TextModality(SingleModality):
         pad_values = {"input_ids": classifier_config.pad_token_id or 0, "special_tokens_mask": 1}
         return {column: pad_rows(rows[column], pad_values.get(column, 0), left=False) for column in columns}
 
+    def evidence_to_masks(
+        self, inputs: Sequence[Any], values: Sequence[Any], processor: Any, reading: EvidenceReading
+    ) -> tuple[list[Any], list[int]]:
+        """Spans, character offsets, words or token masks -> one 0/1 mask per text over its tokens as
+        :meth:`encode_dataset` tokenizes it (same truncation, special tokens included, no padding)."""
+        return text_evidence_masks(inputs, values, processor, reading)
+
     def evidence_mask(
-        self, rows: Mapping[str, Any], column: Any, feature_mask: Any, processor: Any, main_input: str
+        self, rows: Mapping[str, Any], reading: EvidenceReading, feature_mask: Any, processor: Any, main_input: str
     ) -> Any:
-        """A token position or a mask with one entry per token of the unpadded sequence, aligned with the batch's
-        padding."""
-        values, shape = rows[column], feature_mask.shape
-        left = pads_left(processor)
-        if isinstance(values[0], Sequence):
-            mask = pad_rows(values, 0, left)
-        else:
-            index = torch.as_tensor(values).long()
-            if left:
-                index = index + shape[1] - torch.as_tensor([len(ids) for ids in rows[main_input]])
-            mask = F.one_hot(index, shape[1])
-        return check_evidence(mask, column, feature_mask)
+        """Per row a token position or a 0/1 mask with one entry per token of the row as stored (special tokens
+        included; a padded row may also take one entry per token before its padding), checked row by row, then
+        placed where the batch's padding puts the row's tokens. Evidence on a framing token ([CLS], [SEP], <s>, ...)
+        or padding means a shifted mask and is refused; on other tokens that are no features ([UNK]) it is dropped,
+        as the metrics drop it."""
+        length, left = feature_mask.shape[1], pads_left(processor)
+        framing = framing_token_ids(processor)
+        masks = torch.zeros(feature_mask.shape, dtype=torch.bool)
+        attention = rows.get("attention_mask")
+        column = reading.column
+        for index, (value, row) in enumerate(zip(rows[column], reading.rows(len(rows[column])), strict=True)):
+            ids = torch.as_tensor(rows[main_input][index])
+            stored = len(ids)
+            real_tokens = (
+                torch.ones(stored, dtype=torch.bool) if attention is None else torch.as_tensor(attention[index])
+            )
+            real = int(real_tokens.sum())
+            value = decode_cell(value.tolist() if isinstance(value, torch.Tensor) else value)  # torch-formatted rows
+            if isinstance(value, list) and len(value) not in (real, stored):
+                padded = f", or {stored} with its padding" if stored != real else ""
+                raise row_error(
+                    column,
+                    row,
+                    f"one 0/1 entry per token of the row ({real}, special tokens included{padded})",
+                    f"{len(value)} entries",
+                    "Is the mask shifted, or made for another tokenization or truncation?",
+                )
+            size = real if isinstance(value, list) and len(value) == real else stored
+            skipped = stored - size if left else 0  # a stored row's padding the mask leaves out
+            start = length - stored + skipped if left else 0  # the batch pads on the tokenizer's side too
+            if framing is None:
+                allowed = feature_mask[index, start : start + size].cpu()
+            else:
+                allowed = (real_tokens.bool() & ~torch.isin(ids, framing))[skipped : skipped + size]
+            flags = feature_flags(value, allowed, column, row, "token")
+            if flags is None:
+                raise row_error(
+                    column,
+                    row,
+                    f"a token position or a 0/1 mask over the row's {size} tokens",
+                    quote(value),
+                    CONVERT_FIRST,
+                )
+            masks[index, start : start + size] = flags
+        return masks.to(feature_mask.device) & feature_mask
 
     def input_length_limit(self, processor: Any, classifier_config: Any) -> int | None:
         return model_max_length(processor, classifier_config)
@@ -404,6 +456,13 @@ class TextModality(SingleModality):
             return_tensors="pt",
         )
         return dict(encoding), (items, encoding, processor)
+
+    def item_maps(self, context: Any, attributions: Any, feature_mask: Any) -> tuple[Any, Any]:
+        """The text's own tokens: its row of the padded batch without the padding, on the tokenizer's side."""
+        _, encoding, tokenizer = context
+        length = encoding["input_ids"].shape[-1]
+        own = slice(attributions.shape[-1] - length, None) if pads_left(tokenizer) else slice(0, length)
+        return attributions[..., own], feature_mask[..., own]
 
     def explanations(
         self, context: Any, attributions: Any, feature_mask: Any, offset: int, max_length: int | None

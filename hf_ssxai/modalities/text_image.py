@@ -71,11 +71,11 @@ class TextImageModality(MultimodalModality):
         "applied alone, plus both maps' penalties, γ from the both-masked Δ; each map must keep the prediction "
         "alone and together with the other. Captions are padded to the length they were trained with.",
         example_import="from PIL import Image\n",
-        example='text=["a dog runs on the beach"], images=[Image.open("image.jpg").convert("RGB")]',
+        example='text=["a dog runs on the beach"], images=[Image.open("image.jpg")]',
         pipeline_example='{"text": "a dog runs on the beach", "image": "image.jpg"}',
         attribution_shape="{'text': [batch, tokens], 'image': [batch, height, width]}",
         pipeline_fields="{'label': ..., 'score': ..., 'text': {'words': [...], 'word_scores': [...], ...}, "
-        "'image': {'map': <array at image size>, ...}}",
+        "'image': {'map': <[height, width]>, ...}}",
         hidden_config_fields=("num_attention_heads",),
     )
 
@@ -237,22 +237,6 @@ class TextImageModality(MultimodalModality):
             return {key: value.numpy() for key, value in encoded.items()}
 
         return dataset.map(encode_pairs, batched=True, batch_size=batch_size, remove_columns=list(self.columns))
-
-    def evidence_mask(
-        self, rows: Mapping[str, Any], column: Any, feature_mask: Any, processor: Any, main_input: str
-    ) -> dict[str, torch.Tensor]:
-        """One evidence mask per modality from ``column``, a dict modality -> column of per-feature masks (text is
-        padded already, so both parts read masks as they are stored)."""
-        if not isinstance(column, Mapping):
-            raise InvalidInputError(
-                "A text-image model takes evidence_column as a dict per modality, e.g. {'text': 'evidence_tokens', "
-                f"'image': 'evidence_pixels'}}; got {column!r}."
-            )
-        image = self.parts["image"]  # its evidence reading takes stored masks as they are
-        return {
-            part: image.evidence_mask(rows, name, feature_mask[part], processor, main_input)
-            for part, name in column.items()
-        }
 
     # ---------------------------------------------------------------- the pipeline
     def split_items(self, items: list[Any], offset: int) -> dict[str, list[Any]]:

@@ -17,8 +17,10 @@ CONSTANT_RANGE = 1e-6
 def masked_min_max(values: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """Rescale each sample to [0, 1] over its valid features.
 
-    A map that is constant over its valid features (or has none) has no range to rescale; it comes out as
-    zeros (with gradient 1 through each score) instead of dividing by zero, so no NaN can appear.
+    A map that is constant over several valid features (or has none) has no range to rescale; it comes out as
+    zeros (with gradient 1 through each score) instead of dividing by zero, so no NaN can appear: no feature stands
+    out, so none is marked. A map over a single valid feature (a one-word text) scores that feature 1, the top of
+    every map, with the same gradient: the one feature there is is all the evidence there is.
     """
     flat = values.flatten(1)
     mask = feature_mask.flatten(1)
@@ -28,7 +30,8 @@ def masked_min_max(values: torch.Tensor, feature_mask: torch.Tensor) -> torch.Te
     has_range = spread > CONSTANT_RANGE
     # a constant map: every feature sits at the minimum, so every rescaled score is 0 (value 0, gradient 1)
     rescaled = (flat - torch.where(has_range, low, flat.detach())) / torch.where(has_range, spread, 1.0)
-    return rescaled.view_as(values)
+    single = mask.sum(dim=1, keepdim=True) == 1
+    return torch.where(single & mask, rescaled + 1.0, rescaled).view_as(values)
 
 
 INITIAL_LOGIT = 2.0

@@ -48,23 +48,21 @@ class Upsample(nn.Module):
         return x
 
 
-def level_sizes(features: list[torch.Tensor], image_size: tuple[int, int], spread_equal: bool) -> list[tuple]:
-    """The decoder resolution of each feature map.
+def level_sizes(
+    features: list[torch.Tensor], image_size: tuple[int, int], skip_levels: list[int]
+) -> list[tuple[int, int]]:
+    """The decoder resolution of each feature map: its own, doubled ``skip_levels[i]`` times, capped at the image."""
+    sizes = []
+    for feature, level in zip(features, skip_levels, strict=True):
+        height, width = feature.shape[-2:]
+        sizes.append((min(height * 2**level, image_size[0]), min(width * 2**level, image_size[1])))
+    return sizes
 
-    Maps keep their own resolution; with ``spread_equal`` (the U-Net decoder), maps that share one resolution (the
-    layers of a ViT) are spread over successively finer levels instead, the last (deepest) at its own resolution,
-    each earlier one at twice the previous, capped at the image size.
-    """
-    sizes = [tuple(f.shape[-2:]) for f in features]
-    if not spread_equal:
-        return sizes
-    placed = list(sizes)
-    for size in set(sizes):
-        same = [i for i, s in enumerate(sizes) if s == size]
-        for step, index in enumerate(reversed(same)):
-            factor = 2**step
-            placed[index] = (min(size[0] * factor, image_size[0]), min(size[1] * factor, image_size[1]))
-    return placed
+
+def level_width(width: int, level: int) -> int:
+    """Decoder width at ``level`` doublings finer than the classifier's own resolution: halved per doubling, as in a
+    U-Net, down to :data:`FINE_WIDTH`."""
+    return max(FINE_WIDTH, width >> level)
 
 
 class ImageScorer(nn.Module):
@@ -85,23 +83,26 @@ class ImageScorer(nn.Module):
 
     def __init__(self, config: ScorerConfig):
         super().__init__()
-        width = config.hidden_size
         transposed = config.image_decoder == "unet"
-        self.spread_equal = transposed
-        self.lateral = nn.ModuleList(nn.Conv2d(c, width, kernel_size=1) for c in config.classifier_hidden_sizes)
+        sizes = config.classifier_hidden_sizes
+        self.skip_levels = list(config.unet_skip_levels or [0] * len(sizes)) if transposed else [0] * len(sizes)
+        widths = [level_width(config.hidden_size, level) for level in self.skip_levels]
+        # the next-coarser level of each level (that of the feature one doubling coarser, if there is one)
+        coarser = [
+            widths[self.skip_levels.index(level - 1)] if level else widths[i]
+            for i, level in enumerate(self.skip_levels)
+        ]
+        self.lateral = nn.ModuleList(nn.Conv2d(c, w, kernel_size=1) for c, w in zip(sizes, widths, strict=True))
         self.level_blocks = nn.ModuleList(
-            nn.Sequential(*[ConvBlock(width) for _ in range(config.num_hidden_layers)])
-            for _ in config.classifier_hidden_sizes
+            nn.Sequential(*[ConvBlock(w) for _ in range(config.num_hidden_layers)]) for w in widths
         )
         self.conditioning = (
-            nn.ModuleList(ClassConditioning(config.num_labels, width) for _ in config.classifier_hidden_sizes)
-            if config.class_conditional
-            else None
+            nn.ModuleList(ClassConditioning(config.num_labels, w) for w in widths) if config.class_conditional else None
         )
         # a feature map placed finer than its own resolution (U-Net), and the decoder between levels
-        self.skip_up = nn.ModuleList(Upsample(width, width, transposed) for _ in config.classifier_hidden_sizes)
-        self.level_up = nn.ModuleList(Upsample(width, width, transposed) for _ in config.classifier_hidden_sizes)
-        self.to_fine = nn.Conv2d(width, FINE_WIDTH, kernel_size=1)
+        self.skip_up = nn.ModuleList(Upsample(w, w, transposed) for w in widths)
+        self.level_up = nn.ModuleList(Upsample(c, w, transposed) for c, w in zip(coarser, widths, strict=True))
+        self.to_fine = nn.Conv2d(widths[self.skip_levels.index(max(self.skip_levels))], FINE_WIDTH, kernel_size=1)
         self.fine_up = Upsample(FINE_WIDTH, FINE_WIDTH, transposed)
         self.pixel_skip = (
             nn.Sequential(
@@ -135,8 +136,8 @@ class ImageScorer(nn.Module):
         pixel_values = inputs["pixel_values"]
         image_size = tuple(pixel_values.shape[-2:])
         dtype = self.to_logit.weight.dtype
-        sizes = level_sizes(features, image_size, self.spread_equal)
-        order = sorted(range(len(features)), key=lambda i: sizes[i][0] * sizes[i][1])
+        sizes = level_sizes(features, image_size, self.skip_levels)
+        order = sorted(range(len(features)), key=lambda i: (sizes[i][0] * sizes[i][1], self.skip_levels[i]))
         decoded = None
         for index in order:
             lateral = self.lateral[index](features[index].to(dtype))

@@ -12,6 +12,7 @@ from ..losses import (
     scorer_loss,
     task_losses,
 )
+from .arguments import ScorerTrainingArguments
 from .augmentation import masking_augmentation
 from .trainer import ScorerTrainer, masked_prediction_metrics
 
@@ -19,6 +20,7 @@ __all__ = [
     "JointScorerLossOutput",
     "ScorerLossOutput",
     "ScorerTrainer",
+    "ScorerTrainingArguments",
     "calibration_weight",
     "joint_scorer_loss",
     "masked_mean",

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 from torch import nn
-from transformers import DataCollatorWithPadding, EvalPrediction, Trainer, TrainingArguments
+from transformers import EvalPrediction, Trainer, TrainingArguments
 
 from ..configuration import ScorerConfig
 from ..errors import ConfigError
@@ -43,11 +43,6 @@ def accuracy(prediction: EvalPrediction) -> dict[str, float]:
     return {"accuracy": float(np.mean(np.argmax(logits, axis=-1) == prediction.label_ids))}
 
 
-def _collator(processor: Any) -> DataCollatorWithPadding | None:
-    """Dynamic padding for tokenized text; images need none."""
-    return DataCollatorWithPadding(processor) if hasattr(processor, "pad_token_id") else None
-
-
 def fine_tune_classifier(
     classifier: nn.Module,
     processor: Any,
@@ -64,7 +59,12 @@ def fine_tune_classifier(
     With ``mask_probability > 0`` that share of the training samples is randomly masked in the
     scorer's masking space (see :func:`masking_augmentation`); 0 fine-tunes plainly. Tokens in
     ``special_token_ids`` (default: the tokenizer ``processor``'s special tokens) are never masked.
-    A tokenizer ``processor`` also pads each batch.
+    A tokenizer ``processor`` also pads each batch (``Trainer``'s own collator for its ``processing_class``).
+
+    The logged loss is the per-sample cross-entropy: a classification loss is a mean over the batch,
+    which data-parallel training already averages over processes, so transformers' token averaging across devices
+    (meant for language-model losses, ``average_tokens_across_devices``) is switched off here; with it, the logged
+    loss of N processes would be N times the cross-entropy.
     """
     special = list(special_token_ids or getattr(processor, "all_special_ids", []) or [])
     augmentation = (
@@ -77,9 +77,10 @@ def fine_tune_classifier(
         args=args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=_collator(processor),
+        processing_class=processor,
         compute_metrics=accuracy,
     )
+    trainer.model_accepts_loss_kwargs = False  # the true per-sample cross-entropy under DDP (see the docstring)
     with augmentation:
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     classifier.eval()
@@ -98,13 +99,7 @@ def train_scorer(
 ) -> ScorerTrainer:
     """Phase 2: attach a scorer to the (frozen) classifier and train it; the model is ``trainer.model``."""
     model = AutoModelWithScorer.from_classifier(classifier, config, processor=processor)
-    trainer = ScorerTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        data_collator=_collator(processor),
-    )
+    trainer = ScorerTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset)
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     model.eval()
     return trainer

@@ -12,19 +12,23 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from transformers import EvalPrediction, Trainer
+from transformers import EvalPrediction, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..checkpoint import SAFE_WEIGHTS_NAME, SCORER_SUBFOLDER, load_safetensors
 from ..errors import CheckpointError, NonFiniteLossError, UnsupportedClassifierError
 from ..modalities.base import ALL_MASKED
+from ..model_card import build_model_card
 from ..modeling import AutoModelWithScorer
+from .arguments import FINE_TUNING_LEARNING_RATE, ScorerTrainingArguments
 
 logger = logging.getLogger(__name__)
 #: the file the Trainer writes last into a checkpoint: a checkpoint without a readable one is incomplete
@@ -34,8 +38,8 @@ TRAINER_STATE_NAME = "trainer_state.json"
 LOGGED_TERMS = ("task_loss", "delta", "gamma", "mean_score", "binariness")
 #: a classifier whose mean top probability on the training inputs is below this is under-confident (see the warning)
 UNDER_CONFIDENT = 0.65
-#: a scorer gradient norm below this means the maps no longer move (see the warning)
-VANISHED_GRADIENT = 1e-6
+#: when at least this share of a logging window's maps keep a single feature, the maps have collapsed (see the warning)
+COLLAPSED = 0.9
 #: logged too when the scorer trains them (the order terms of ScorerConfig.deletion_weight / insertion_weight)
 OPTIONAL_LOGGED_TERMS = ("deletion_loss", "insertion_loss")
 #: columns of the per-sample statistics returned by ``prediction_step``
@@ -58,6 +62,19 @@ def masked_prediction_metrics(eval_prediction: EvalPrediction) -> dict[str, floa
         metrics["accuracy"] = float(np.mean(column["prediction"] == labels))
     metrics.update({name: float(np.mean(column[name])) for name in LOGGED_TERMS})
     return metrics
+
+
+def collapsed_share(attributions: Any, feature_mask: Any) -> torch.Tensor:
+    """Share of the samples whose map keeps at most one of its (three or more) valid features; for one map per
+    modality, the mean over the modalities. Such a map passes no gradient back through the head."""
+    maps = attributions if isinstance(attributions, dict) else {"": attributions}
+    masks = feature_mask if isinstance(feature_mask, dict) else {"": feature_mask}
+    shares = []
+    for name, scores in maps.items():
+        mask = masks[name].flatten(1)
+        kept = ((scores.detach().flatten(1) > 0) & mask).sum(dim=1)
+        shares.append(((kept <= 1) & (mask.sum(dim=1) >= 3)).float().mean())
+    return torch.stack(shares).mean()
 
 
 def checkpoint_problem(folder: str | os.PathLike) -> str | None:
@@ -100,19 +117,50 @@ def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
 class ScorerTrainer(Trainer):
     """Train the scorer of an :class:`AutoModelWithScorer`; the classifier stays frozen and in eval mode.
 
-    Logs the task loss, delta, gamma, mean score and binariness next to the loss. Evaluation reports
-    :func:`masked_prediction_metrics` unless ``compute_metrics`` is given. A NaN or infinite loss
-    stops training at that step with :class:`NonFiniteLossError`; saved checkpoints are untouched.
+    The training (and evaluation) dataset holds the classifier's inputs, as its tokenizer or image processor made
+    them: ``input_ids`` and ``attention_mask`` (``token_type_ids``, ``special_tokens_mask`` if any; texts of any
+    length, padded per batch) or ``pixel_values`` (a text-image model: both). With ``ScorerConfig.target="label"``
+    (the default) it also holds the class of each sample as ``label`` or ``labels``; ``target="prediction"`` and
+    ``"distribution"`` need no labels. Other columns (the raw text, ids) are dropped, as ``Trainer`` drops them.
+
+    ``args`` defaults to :class:`ScorerTrainingArguments` (the scorer's learning rate and epochs; plain
+    ``TrainingArguments`` with transformers' fine-tuning learning rate 5e-5 get a warning). ``processing_class``
+    defaults to the model's own processor (``model.processor``), so text batches are padded and checkpoints carry
+    the tokenizer without extra arguments. Logs the task loss, delta, gamma, mean score and binariness next to the
+    loss. Evaluation reports :func:`masked_prediction_metrics` unless ``compute_metrics`` is given. A NaN or infinite
+    loss stops training at that step with :class:`NonFiniteLossError`; saved checkpoints are untouched. Its pushes
+    to the Hub (``trainer.push_to_hub()``, ``ScorerTrainingArguments(push_to_hub=True)``) carry the hf_ssxai model
+    card and the scorer.
     """
 
-    def __init__(self, model: AutoModelWithScorer | None = None, *args: Any, **kwargs: Any):
+    def __init__(
+        self,
+        model: AutoModelWithScorer | None = None,
+        args: TrainingArguments | None = None,
+        data_collator: Any = None,
+        train_dataset: Any = None,
+        eval_dataset: Any = None,
+        processing_class: Any = None,
+        **kwargs: Any,
+    ):
         if not isinstance(model, AutoModelWithScorer):
             raise UnsupportedClassifierError(
                 f"ScorerTrainer trains an AutoModelWithScorer, got {type(model).__name__}. Wrap your classifier: "
                 "AutoModelWithScorer.from_classifier(classifier, ScorerConfig())."
             )
+        if args is None:
+            args = ScorerTrainingArguments()
+        elif not isinstance(args, ScorerTrainingArguments) and args.learning_rate == FINE_TUNING_LEARNING_RATE:
+            logger.warning(
+                "ScorerTrainer got TrainingArguments with transformers' fine-tuning learning rate %g, far too low "
+                "for a new scorer (its maps stay diffuse). Use hf_ssxai.ScorerTrainingArguments (the scorer's "
+                "defaults) or set learning_rate, e.g. TrainingArguments(..., learning_rate=2e-3).",
+                args.learning_rate,
+            )
+        if processing_class is None:
+            processing_class = model.processor  # pads text batches, and travels with checkpoints
         kwargs.setdefault("compute_metrics", masked_prediction_metrics)
-        super().__init__(model, *args, **kwargs)
+        super().__init__(model, args, data_collator, train_dataset, eval_dataset, processing_class, **kwargs)
         self._logged_terms: dict[str, list[torch.Tensor]] = defaultdict(list)
         self._warned: set[str] = set()
 
@@ -155,6 +203,7 @@ class ScorerTrainer(Trainer):
         if model.training:
             confidence = outputs.logits.detach().float().softmax(dim=-1).amax(dim=-1)
             self._logged_terms["confidence"].append(confidence.mean())
+            self._logged_terms["collapsed"].append(collapsed_share(outputs.attributions, outputs.feature_mask))
             for name in LOGGED_TERMS + OPTIONAL_LOGGED_TERMS:
                 value = getattr(outputs.loss_terms, name)
                 if value is not None:
@@ -173,9 +222,9 @@ class ScorerTrainer(Trainer):
 
     def _warn_about_weak_signal(self, logs: dict[str, float]) -> None:
         """Say once, with cause and remedy, when the scorer cannot learn: an under-confident classifier without the
-        confidence floor, or a gradient that has vanished (the maps collapsed)."""
+        confidence floor, or maps that collapsed onto a single feature (their gradient is zero)."""
         config = self.accelerator.unwrap_model(self.model).scorer_config
-        confidence, gradient = logs.get("confidence"), logs.get("grad_norm")
+        confidence = logs.get("confidence")
         if (
             "under_confident" not in self._warned
             and confidence is not None
@@ -190,14 +239,16 @@ class ScorerTrainer(Trainer):
                 "sharpens the logits the loss sees (predictions unchanged), or fine-tune the classifier further.",
                 confidence,
             )
-        if "vanished" not in self._warned and gradient is not None and gradient < VANISHED_GRADIENT:
-            self._warned.add("vanished")
+        collapsed = logs.get("collapsed")
+        if "collapsed" not in self._warned and collapsed is not None and collapsed >= COLLAPSED:
+            self._warned.add("collapsed")
             logger.warning(
-                "The scorer's gradient has vanished (norm %.2g at step %d; mean score %s, binariness %s): its maps "
-                "are constant or hold a single feature, and training no longer moves them. Check that the "
-                "classifier is confident on the training data (else set ScorerConfig(confidence_floor=0.9)), and "
-                "lower the learning rate if the maps collapsed early.",
-                gradient,
+                "The scorer's maps have collapsed: %.0f%% of the maps since the last log keep a single feature "
+                "(step %d; mean score %s, binariness %s). A one-feature map passes no gradient back to the scorer, so "
+                "training can no longer move it. If the classifier is under-confident set "
+                "ScorerConfig(confidence_floor=0.9); otherwise lower the learning rate, which let the penalties "
+                "switch every other feature off.",
+                100 * collapsed,
                 self.state.global_step,
                 logs.get("mean_score"),
                 logs.get("binariness"),
@@ -257,6 +308,39 @@ class ScorerTrainer(Trainer):
         model.save_pretrained(output_dir, is_main_process=self.args.should_save)
         if self.args.should_save and model.processor is None and self.processing_class is not None:
             self.processing_class.save_pretrained(output_dir)
+
+    # ------------------------------------------------------------------ the Hub
+    def create_model_card(
+        self,
+        license: str | None = None,
+        model_name: str | None = None,
+        dataset: str | list[str] | None = None,
+        **transformers_fields: Any,
+    ) -> None:
+        """Write the hf_ssxai model card (:func:`~hf_ssxai.model_card.build_model_card`) to ``output_dir/README.md``,
+        which ``push_to_hub`` uploads: titled with the Hub repo (or ``model_name``), with the ``license``, the
+        ``dataset`` names and this run's schedule. transformers' other card fields (``language``, ``tags``,
+        ``tasks``, ``finetuned_from``, ``dataset_tags``, ``dataset_args``) have no place in it and are ignored."""
+        if not self.is_world_process_zero():
+            return
+        model = self.accelerator.unwrap_model(self.model)
+        title = self.hub_model_id or model_name or Path(self.args.output_dir).resolve().name
+        training_info = {
+            **({"datasets": dataset} if dataset else {}),
+            "learning rate": self.args.learning_rate,
+            "epochs": self.args.num_train_epochs,
+            "steps": self.state.global_step,
+        }
+        card = build_model_card(model.scorer_config, title, training_info=training_info, license=license)
+        card.save(os.path.join(self.args.output_dir, "README.md"))
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        """As ``Trainer``'s push at each save, with what it does not know to copy: the scorer and the card."""
+        if self.is_world_process_zero():
+            target = os.path.join(self.args.output_dir, SCORER_SUBFOLDER)
+            shutil.copytree(os.path.join(checkpoint_folder, SCORER_SUBFOLDER), target, dirs_exist_ok=True)
+            self.create_model_card()
+        super()._push_from_checkpoint(checkpoint_folder)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
         """Resume: restore the scorer weights (the classifier is frozen and never changes)."""

@@ -170,7 +170,7 @@ def test_evaluate_module_refuses_a_nan_map():
 )
 def test_pipeline_explains_unusual_images_at_their_own_size(image_model, image, tmp_path):
     image_model.save_pretrained(tmp_path / "image")
-    result = pipeline(str(tmp_path / "image"))(image)
+    result = pipeline(str(tmp_path / "image"), return_tensors=True)(image)
     assert result["map"].shape == (image.height, image.width)
     assert (result["map"] >= 0).all() and (result["map"] <= 1).all()
 

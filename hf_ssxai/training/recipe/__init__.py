@@ -3,9 +3,10 @@ the two phases they run (:mod:`.run`)."""
 
 from .build import PACKAGED_MODELS, freeze, new_classifier, new_processor, resolve
 from .run import as_recipe, prepare, run_classifier_phase, run_scorer_phase, write_metrics
-from .schema import ClassifierSpec, Recipe, load_recipe, parse_scorer_options
+from .schema import OVERRIDABLE_SECTIONS, ClassifierSpec, Recipe, load_recipe, parse_overrides
 
 __all__ = [
+    "OVERRIDABLE_SECTIONS",
     "PACKAGED_MODELS",
     "ClassifierSpec",
     "Recipe",
@@ -14,7 +15,7 @@ __all__ = [
     "load_recipe",
     "new_classifier",
     "new_processor",
-    "parse_scorer_options",
+    "parse_overrides",
     "prepare",
     "resolve",
     "run_classifier_phase",

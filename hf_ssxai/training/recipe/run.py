@@ -20,7 +20,7 @@ from accelerate.utils import gather_object
 from ...checkpoint import fingerprint
 from ...configuration import ScorerConfig, build_config
 from ...data.loading import label_names, load_splits
-from ...errors import InvalidInputError
+from ...errors import ConfigError, InvalidInputError
 from ...modalities import get_modality
 from ..phases import fine_tune_classifier, train_scorer, training_arguments
 from .build import freeze, new_classifier, new_processor
@@ -32,12 +32,31 @@ def as_recipe(recipe: Recipe | Mapping[str, Any]) -> Recipe:
     return recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
 
 
+def keep_max_length(processor: Any, recipe: Recipe) -> Any:
+    """``processor`` with the recipe's ``max_length`` as its tokenizer's ``model_max_length`` (when the recipe sets
+    one): saved with the checkpoint, the length the model trained with travels with it, and the benchmark, the
+    pipeline and ``explain`` truncate to it (:func:`~hf_ssxai.data.preprocess.truncation_length`)."""
+    if recipe.max_length is not None:
+        modality = get_modality(recipe.modality)
+        for part in modality.parts.values():
+            tokenizer = modality.part_processor(processor, part)
+            if hasattr(tokenizer, "model_max_length"):
+                tokenizer.model_max_length = recipe.max_length
+    return processor
+
+
 def prepare(recipe: Recipe, processor: Any, max_train_samples: int | None) -> tuple[dict[str, Any], list[str]]:
     """Load, subsample and preprocess every split of the recipe's data; also returns the label names.
 
     ``max_train_samples`` and ``max_eval_samples`` draw random subsets (seed 0), the same in every run."""
     splits = load_splits(recipe.data)
-    labels = label_names(splits["train"]) or [str(i) for i in sorted(set(splits["train"]["label"]))]
+    ids = sorted(set(splits["train"]["label"]))
+    labels = [str(name) for name in recipe.labels or label_names(splits["train"]) or ids]
+    if recipe.labels and not set(ids) <= set(range(len(recipe.labels))):
+        raise ConfigError(
+            f"The recipe names {len(recipe.labels)} classes ({', '.join(map(str, recipe.labels))}), but the training "
+            f"labels are {ids}: give one name per label id 0..{max(ids)}, in id order."
+        )
     limit = max_train_samples or recipe.max_train_samples
     if limit:
         splits["train"] = splits["train"].shuffle(seed=0).select(range(min(limit, len(splits["train"]))))
@@ -58,9 +77,15 @@ def _evaluation_split(data: dict[str, Any]) -> Any:
 
 
 def _summarize(trainer: Any, eval_dataset: Any) -> dict[str, Any]:
-    """Evaluation metrics and the first and last logged training loss."""
+    """Evaluation metrics, the optimizer steps taken and the first and last logged training loss (the mean
+    per-sample loss of the logging interval over every process: cross-entropy for phase 1, the scorer loss for
+    phase 2)."""
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    summary = {"first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
+    summary = {
+        "steps": trainer.state.global_step,
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+    }
     if eval_dataset is not None:
         summary.update(trainer.evaluate(eval_dataset))
     return summary
@@ -77,12 +102,7 @@ def run_classifier_phase(
     recipe = as_recipe(recipe)
     recipe.require("classifier", "classifier_training", phase="classifier")
     output, modality = Path(output_dir), get_modality(recipe.modality)
-    processor = new_processor(recipe.classifier, modality)
-    if modality.pads_to_max_length:  # the length it trains with travels with the checkpoint
-        for part in modality.parts.values():
-            limited = modality.part_processor(processor, part)
-            if hasattr(limited, "model_max_length"):
-                limited.model_max_length = recipe.max_length
+    processor = keep_max_length(new_processor(recipe.classifier, modality), recipe)
     data, labels = prepare(recipe, processor, max_train_samples)
     classifier = new_classifier(recipe.classifier, modality, labels)
     freeze(classifier, recipe.classifier.freeze)
@@ -111,7 +131,6 @@ def run_scorer_phase(
     classifier_dir: str | Path | None = None,
     max_train_samples: int | None = None,
     resume_from_checkpoint: str | None = None,
-    scorer_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Phase 2: train a scorer for the classifier in ``classifier_dir`` (default ``output_dir/classifier``) and
     save classifier + scorer to ``output_dir/model``; returns its metrics with every rank's scorer fingerprint."""
@@ -124,9 +143,9 @@ def run_scorer_phase(
             f"No classifier at {classifier_dir}: run the classifier phase first or give the folder of one."
         )
     classifier = modality.auto_model_class.from_pretrained(classifier_dir)
-    processor = modality.processor_class.from_pretrained(classifier_dir)
+    processor = keep_max_length(modality.processor_class.from_pretrained(classifier_dir), recipe)
     data, _ = prepare(recipe, processor, max_train_samples)
-    config = build_config(ScorerConfig, {**recipe.scorer, **(scorer_options or {})}, "scorer")
+    config = build_config(ScorerConfig, recipe.scorer, "scorer")
     training = training_arguments(output / "scorer_run", **recipe.scorer_training)
     trainer = train_scorer(
         classifier,

@@ -32,6 +32,12 @@ CLASSIFIER_SOURCES = ("pretrained", "scratch", "fusion")
 #: the towers of ``classifier.fusion`` (beside its FusionConfig fields): the text tower and the vision tower
 TEXT_TOWER, VISION_TOWER = FUSION_TOWERS = ("text", "vision")
 TRAINING_FIELDS = frozenset(field.name for field in dataclasses.fields(TrainingArguments))
+#: the sections the command line may override key by key (``--scorer-training learning_rate=1e-3``), and their keys
+OVERRIDABLE_SECTIONS = {
+    "classifier_training": TRAINING_FIELDS,
+    "scorer_training": TRAINING_FIELDS,
+    "scorer": frozenset(field.name for field in dataclasses.fields(ScorerConfig)),
+}
 
 
 @dataclass
@@ -75,6 +81,9 @@ class Recipe:
         max_length: longest text in tokens (text-image data are padded to it, so they need it).
         max_train_samples, max_eval_samples: random subsets (seed 0) of the training and evaluation splits.
         mask_probability: the share of phase-1 samples masked at random (masking augmentation; 0: none).
+        labels: the class names, in the order of the label ids (``[negative, positive]``: id 0 is ``negative``); they
+            become the classifier's ``id2label`` / ``label2id``. Default: the label column's own names (a
+            ``ClassLabel``), else the ids as strings.
     """
 
     modality: str
@@ -87,6 +96,7 @@ class Recipe:
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     mask_probability: float = 0.5
+    labels: list[str] | None = None
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Recipe:
@@ -118,7 +128,22 @@ class Recipe:
         )
         if get_modality(modality).pads_to_max_length and recipe.max_length is None:
             raise ConfigError(f"A {modality} recipe pads its inputs to one length: set max_length (e.g. 32).")
+        labels = recipe.labels
+        if labels is not None and (
+            not isinstance(labels, list) or len(set(map(str, labels))) != len(labels) or len(labels) < 2
+        ):
+            raise ConfigError(f"labels must be a list of at least two distinct class names, got {labels!r}.")
         return recipe
+
+    def overridden(self, overrides: Mapping[str, Mapping[str, Any]]) -> Recipe:
+        """The recipe with ``overrides[section]`` merged key by key into each of :data:`OVERRIDABLE_SECTIONS` (keys
+        checked as in the file)."""
+        changed = {}
+        for section, values in overrides.items():
+            if values:
+                check_keys(values, OVERRIDABLE_SECTIONS[section], section)
+                changed[section] = {**(getattr(self, section) or {}), **values}
+        return dataclasses.replace(self, **changed)
 
     def require(self, *sections: str, phase: str) -> None:
         """Raise :class:`ConfigError` naming the ``sections`` a phase needs that the recipe lacks."""
@@ -163,12 +188,25 @@ def load_recipe(path: str | Path) -> Recipe:
     return Recipe.from_dict(values)
 
 
-def parse_scorer_options(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` overrides of ScorerConfig fields, values parsed as YAML (``false``, ``0.5``, ``prediction``)."""
+def _value(text: str) -> Any:
+    """A command-line value read as YAML (``false``, ``0.5``, ``[a, b]``); numbers YAML reads as text (``1e-3``) as
+    numbers."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_overrides(items: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` items of the option ``flag`` as a dict, values read as YAML (``use_relu=false``,
+    ``learning_rate=1e-3``, ``report_to=none``)."""
     options = {}
     for item in items:
         key, separator, value = item.partition("=")
         if not separator or not key:
-            raise InvalidInputError(f"--scorer-option {item!r} is not KEY=VALUE, e.g. use_relu=false.")
-        options[key] = yaml.safe_load(value)
+            raise InvalidInputError(f"{flag} {item!r} is not KEY=VALUE, e.g. {flag} learning_rate=1e-3.")
+        options[key] = _value(value)
     return options

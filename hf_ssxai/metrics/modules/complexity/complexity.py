@@ -6,6 +6,7 @@ from hf_ssxai.metrics.evaluate_support import (
     MAP_FEATURES,
     MAP_INPUTS_DOC,
     RETURN_PER_SAMPLE_DOC,
+    MapMetric,
     map_tensors,
     metric_info,
     summarize,
@@ -30,7 +31,7 @@ _KWARGS_DESCRIPTION = f"""Args:
 """
 
 
-class Complexity(evaluate.Metric):
+class Complexity(MapMetric):
     """Norm of the normalized attribution map; lower is better."""
 
     def _info(self) -> evaluate.MetricInfo:

@@ -7,6 +7,7 @@ from hf_ssxai.metrics.evaluate_support import (
     MAP_FEATURES,
     MAP_INPUTS_DOC,
     RETURN_PER_SAMPLE_DOC,
+    MapMetric,
     map_tensors,
     metric_info,
     summarize,
@@ -33,7 +34,7 @@ _KWARGS_DESCRIPTION = f"""Args:
 """
 
 
-class PointingGame(evaluate.Metric):
+class PointingGame(MapMetric):
     """Share of samples whose map maximum lies inside the evidence; higher is better."""
 
     def _info(self) -> evaluate.MetricInfo:

@@ -6,6 +6,7 @@ from hf_ssxai.metrics.evaluate_support import (
     MAP_FEATURES,
     MAP_INPUTS_DOC,
     RETURN_PER_SAMPLE_DOC,
+    MapMetric,
     map_tensors,
     metric_info,
     summarize,
@@ -28,7 +29,7 @@ _KWARGS_DESCRIPTION = f"""Args:
 """
 
 
-class Sparsity(evaluate.Metric):
+class Sparsity(MapMetric):
     """Max / mean of the normalized attribution map; higher is better."""
 
     def _info(self) -> evaluate.MetricInfo:
