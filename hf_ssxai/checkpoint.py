@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import huggingface_hub
 import torch
+import transformers
 from huggingface_hub import HfApi, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -34,6 +35,7 @@ from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
+from transformers import AutoConfig, PreTrainedModel
 
 from .configuration import ScorerConfig
 from .errors import CheckpointError, FingerprintMismatchError, UnsafeCheckpointError
@@ -171,6 +173,38 @@ def load_safetensors(path: str) -> dict[str, torch.Tensor]:
         ) from error
 
 
+def classifier_loader(source: str, auto_class: type, hub: dict[str, Any]) -> type:
+    """What loads the classifier at ``source``: ``auto_class`` (its modality's Auto class, or a model class), or the
+    transformers class its config names when that Auto class does not know it (ImageGPT's image classifier reads
+    token ids, as text classifiers do). Only transformers' own classes: no code from a checkpoint is run."""
+    mapping = getattr(auto_class, "_model_mapping", None)
+    if mapping is None:
+        return auto_class
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **hub)
+    if type(config) in mapping:
+        return auto_class
+    for name in config.architectures or ():
+        model_class = getattr(transformers, name, None)
+        if isinstance(model_class, type) and issubclass(model_class, PreTrainedModel):
+            return model_class
+    return auto_class
+
+
+#: the alignment, in bytes, of the memory CPU kernels vectorize over (PyTorch's allocator gives every tensor it)
+ALIGNMENT = 64
+
+
+def realign(module: nn.Module) -> None:
+    """Copy into fresh memory every CPU parameter and buffer that lies at an address not a multiple of
+    :data:`ALIGNMENT` (safetensors leaves tensors at their offsets in the file). CPU kernels reduce unaligned memory
+    in another order (grouped convolutions do), so without this a reloaded model would not reproduce the saved one's
+    outputs bit for bit. Tied weights stay tied (the shared parameter is copied once)."""
+    with torch.no_grad():
+        for tensor in (*module.parameters(), *module.buffers()):
+            if tensor.device.type == "cpu" and tensor.numel() and tensor.data_ptr() % ALIGNMENT:
+                tensor.data = tensor.data.clone()
+
+
 @contextmanager
 def atomic_directory(destination: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder; once the block succeeds, move its files into ``destination``.
@@ -236,7 +270,8 @@ def load_classifier(source: str, modality: Modality, hub: dict[str, Any]) -> nn.
     if not has_safetensors:
         refuse_pickles(source, "", **hub)
     try:
-        return modality.auto_model_class.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **hub)
+        loader = classifier_loader(source, modality.auto_model_class, hub)
+        classifier = loader.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **hub)
     except ValueError as error:
         if "trust_remote_code" in str(error):
             raise UnsafeCheckpointError(
@@ -249,6 +284,8 @@ def load_classifier(source: str, modality: Modality, hub: dict[str, Any]) -> nn.
             f"Cannot load the classifier at {source}: {error}. The files are incomplete or corrupted; save or "
             "download the checkpoint again."
         ) from error
+    realign(classifier)
+    return classifier
 
 
 def load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:

@@ -48,6 +48,7 @@ from .configuration import ScorerConfig
 from .errors import CheckpointError, ConfigError, InvalidInputError, SSXAIError, UnsafeCheckpointError
 from .losses import ScorerLossOutput, joint_scorer_loss, order_terms, scorer_loss, sharpening_factor
 from .modalities import each_map, get_modality, infer_modality
+from .modalities.base import complete_outputs
 from .model_card import CardBenchmark, build_model_card
 from .targets import check_target, draw_training_classes
 
@@ -138,6 +139,7 @@ class AutoModelWithScorer(nn.Module):
         self.processor = processor
         self.classifier.requires_grad_(False)
         self.classifier.eval()
+        complete_outputs(classifier)
         parameter = next(classifier.parameters(), None)
         self.scorer = self.modality.build_scorer(scorer_config).to(parameter.device if parameter is not None else "cpu")
 

@@ -25,6 +25,7 @@ from hf_ssxai.metrics import (
     sparsity,
     tie_break_keys,
 )
+from hf_ssxai.modalities import text as text_modality
 from tests.helpers import tiny_image_classifier
 
 # ----------------------------------------------------------------------------- hand-computed values
@@ -222,7 +223,7 @@ def test_engine_curves_start_and_end_at_the_prediction(planted_text):
         assert result.deletion_curve[0, 1].item() == pytest.approx(_probability(model, zeroed, mask, label), 1e-5)
 
 
-def test_engine_never_removes_padding_or_special_tokens(planted_text):
+def test_engine_never_removes_padding_or_special_tokens(planted_text, monkeypatch):
     model, test = planted_text
     text = test[0]["text"]
     tokenizer = model.processor
@@ -232,16 +233,18 @@ def test_engine_never_removes_padding_or_special_tokens(planted_text):
     scores = torch.rand(1, length, generator=torch.Generator().manual_seed(0))
     padded_scores = torch.cat([scores, torch.full((1, 7), 100.0)], dim=1)  # huge scores on padding are ignored
     scores[0, 0] = padded_scores[0, 0] = 100.0  # ... and on [CLS]
-    seen = []
-    hook = model.classifier.register_forward_pre_hook(
-        lambda module, args, kwargs: seen.append(kwargs["inputs_embeds"].clone()), with_kwargs=True
-    )
-    try:
-        short_result = compute_perturbations(model, dict(short), scores)
-        seen.clear()
-        long_result = compute_perturbations(model, dict(long), padded_scores)
-    finally:
-        hook.remove()
+    seen = []  # the word embeddings the classifier reads in place of those it looks up
+    reads = text_modality.masked_embeddings
+
+    def recording(classifier, input_ids, masked):
+        seen.append(masked.detach().clone())
+        return reads(classifier, input_ids, masked)
+
+    monkeypatch.setattr(text_modality, "masked_embeddings", recording)
+    short_result = compute_perturbations(model, dict(short), scores)
+    seen.clear()
+    long_result = compute_perturbations(model, dict(long), padded_scores)
+    assert seen, "the engine's forwards read no masked embeddings"
     for name in ("deletion_curve", "insertion_curve", "masked_probabilities", "probabilities"):
         torch.testing.assert_close(getattr(short_result, name), getattr(long_result, name), atol=1e-5, rtol=1e-5)
     original = model.classifier.get_input_embeddings()(long["input_ids"])

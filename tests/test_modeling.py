@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 from torch import nn
+from transformers import BertConfig, BertForSequenceClassification
 
 from hf_ssxai import (
     AutoModelWithScorer,
@@ -67,7 +68,7 @@ def test_image_scores_mask_pixels_to_the_normalized_zero():
 # ---------------------------------------------------------------- unsupported classifiers
 
 
-class NoEmbeddingsInput(nn.Module):
+class NoConfig(nn.Module):
     main_input_name = "input_ids"
 
     def __init__(self):
@@ -77,7 +78,7 @@ class NoEmbeddingsInput(nn.Module):
     def get_input_embeddings(self):
         return self.embed
 
-    def forward(self, input_ids, attention_mask=None):  # no inputs_embeds
+    def forward(self, input_ids, attention_mask=None):
         return self.embed(input_ids).mean(1)
 
 
@@ -85,9 +86,36 @@ class AudioModel(nn.Module):
     main_input_name = "input_values"
 
 
+class IdsOnlyBert(BertForSequenceClassification):
+    """A transformers classifier whose forward takes no inputs_embeds."""
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None, return_dict=None):
+        return super().forward(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            labels=labels,
+            output_hidden_states=output_hidden_states,
+            return_dict=return_dict,
+        )
+
+
+def test_a_forward_without_inputs_embeds_is_masked_through_its_embedding_table(text_batch, word_tokenizer):
+    """Masks act on the word embeddings the classifier looks up itself: inputs_embeds is not needed."""
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(word_tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
+    model = AutoModelWithScorer.from_classifier(IdsOnlyBert(config), SMALL, processor=word_tokenizer).eval()
+    mask = model.modality.feature_mask(text_batch, model.scorer_config)
+    with torch.no_grad():
+        plain = model.classifier(**text_batch).logits
+        kept = model.modality.masked_logits(model.classifier, text_batch, torch.ones(mask.shape), mask)
+        blanked = model.modality.masked_logits(model.classifier, text_batch, torch.zeros(mask.shape), mask)
+    assert torch.equal(kept, plain)
+    assert not torch.allclose(blanked, plain)
+
+
 def test_unsupported_classifiers_get_clear_errors():
-    with pytest.raises(UnsupportedClassifierError, match="inputs_embeds"):
-        AutoModelWithScorer.from_classifier(NoEmbeddingsInput())
+    with pytest.raises(UnsupportedClassifierError, match="no transformers config"):
+        AutoModelWithScorer.from_classifier(NoConfig())
     with pytest.raises(UnsupportedClassifierError, match="modality"):
         AutoModelWithScorer.from_classifier(AudioModel())
     with pytest.raises(UnsupportedClassifierError, match="hidden state 9"):

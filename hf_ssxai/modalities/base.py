@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+from transformers import PretrainedConfig
+from transformers.utils import ModelOutput
 
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
@@ -39,6 +41,8 @@ CONVERT_FIRST = (
 #: in the masked logits of a multimodal classifier, the key of those with every modality masked (the other keys are
 #: modality names, each masked alone)
 ALL_MASKED = "all"
+#: what a classifier raises when it cannot run on the probe (it needs other inputs, or other sizes)
+PROBE_FAILURES = (RuntimeError, ValueError, TypeError, IndexError, KeyError, AttributeError, NotImplementedError)
 #: ``masked(part, maskable, feature_mask)``: a random masking of one part's maskable tensor (masking augmentation)
 Masking = Callable[["Modality", torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -197,9 +201,16 @@ class Modality(ABC):
         keep = torch.where(feature_mask, scores, torch.ones_like(scores)).to(maskable.dtype)
         return maskable * self.expand_scores(keep)
 
+    def run_from_maskable(
+        self, classifier: nn.Module, maskable: Any, forward_kwargs: dict[str, Any], **options: Any
+    ) -> Any:
+        """The classifier's output on a (possibly masked) maskable tensor; ``options`` go to its forward
+        (``output_attentions=True``, ...)."""
+        return classifier(**forward_kwargs, **{self.maskable_argument: maskable}, **options, return_dict=True)
+
     def forward_from_maskable(self, classifier: nn.Module, maskable: Any, forward_kwargs: dict[str, Any]) -> Any:
         """Logits of the classifier on a (possibly masked) maskable tensor."""
-        return classifier(**forward_kwargs, **{self.maskable_argument: maskable}, return_dict=True).logits
+        return self.run_from_maskable(classifier, maskable, forward_kwargs).logits
 
     def masked_logits(self, classifier: nn.Module, inputs: dict[str, Any], scores: Any, feature_mask: Any) -> Any:
         """Logits of the classifier on ``inputs`` (its own arguments) weighted feature by feature by ``scores``."""
@@ -337,6 +348,57 @@ class Modality(ABC):
         )
 
 
+def check_transformers_classifier(classifier: nn.Module, kind: str) -> None:
+    """:class:`UnsupportedClassifierError` unless ``classifier`` has a transformers config, which says its sizes,
+    special tokens and labels; ``kind`` names the classifiers to use instead (``"text"``)."""
+    if not isinstance(getattr(classifier, "config", None), PretrainedConfig):
+        raise UnsupportedClassifierError(
+            f"{type(classifier).__name__} has no transformers config; hf_ssxai reads the classifier's sizes, special "
+            f"tokens and labels from it. Use a transformers {kind} classifier (a PreTrainedModel)."
+        )
+
+
+def class_scores(outputs: Any, num_labels: int) -> torch.Tensor | None:
+    """A classifier output's class scores: its ``logits``, or else a ``last_hidden_state`` of one score per class
+    (PP-LCNet returns its class scores that way); None when it has neither."""
+    logits = getattr(outputs, "logits", None)
+    if logits is None:
+        scores = getattr(outputs, "last_hidden_state", None)
+        if isinstance(scores, torch.Tensor) and scores.dim() == 2 and scores.shape[-1] == num_labels:
+            logits = scores
+    return logits
+
+
+def complete_outputs(classifier: nn.Module) -> None:
+    """Make the classifier's output carry what transformers classifiers return and the scorer reads, where it lacks
+    them: ``logits`` (PP-LCNet returns its class scores as ``last_hidden_state``, see :func:`class_scores`) and,
+    when asked for, the ``hidden_states`` of the model it wraps (ShieldGemma2 drops them). Forward hooks, registered
+    once per classifier."""
+    if getattr(classifier, "_hf_ssxai_completes_outputs", False):
+        return
+    inner: dict[str, Any] = {}
+    base = getattr(classifier, "base_model", None)
+    if isinstance(base, nn.Module) and base is not classifier:
+
+        def keep_hidden_states(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            inner["hidden_states"] = getattr(output, "hidden_states", None)
+
+        base.register_forward_hook(keep_hidden_states)
+
+    def complete(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Any:
+        wrapped = inner.pop("hidden_states", None)
+        if not isinstance(output, ModelOutput):
+            return output
+        if output.get("logits") is None and (scores := class_scores(output, module.config.num_labels)) is not None:
+            output["logits"] = scores
+        if kwargs.get("output_hidden_states") and not output.get("hidden_states") and wrapped:
+            output["hidden_states"] = wrapped
+        return output
+
+    classifier.register_forward_hook(complete, with_kwargs=True)
+    classifier._hf_ssxai_completes_outputs = True
+
+
 class SingleModality(Modality):
     """A modality of one kind of feature: its hidden states are one tuple, its maps one tensor."""
 
@@ -346,24 +408,45 @@ class SingleModality(Modality):
     def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
         hidden_states = self.probe_hidden_states(classifier, config)
         layers = list(config.hidden_state_layers or self.default_layers(hidden_states))
+        self.check_layers(classifier, hidden_states, layers)
         config.hidden_state_layers = layers
         config.classifier_hidden_sizes = [self.hidden_width(h) for h in self.select(hidden_states, layers)]
 
     def probe_hidden_states(self, classifier: nn.Module, config: ScorerConfig) -> tuple[torch.Tensor, ...]:
         """Run the classifier once on dummy inputs and return its hidden states (checking they exist)."""
-        with torch.no_grad():
-            outputs = classifier(**self.dummy_inputs(classifier, config), output_hidden_states=True, return_dict=True)
+        complete_outputs(classifier)
+        probe = self.dummy_inputs(classifier, config)
+        try:
+            with torch.no_grad():
+                outputs = classifier(**probe, output_hidden_states=True, return_dict=True)
+        except PROBE_FAILURES as error:
+            shapes = {name: tuple(value.shape) for name, value in probe.items()}
+            raise UnsupportedClassifierError(
+                f"{type(classifier).__name__} fails on the probe that measures its hidden states ({shapes}, sized "
+                f"from its config): {type(error).__name__}: {error}. hf_ssxai calls a classifier with "
+                f"{', '.join(probe)} only; use one that runs on those inputs."
+            ) from error
+        if class_scores(outputs, classifier.config.num_labels) is None:
+            raise UnsupportedClassifierError(
+                f"{type(classifier).__name__} returned no logits (nor one score per class as last_hidden_state); "
+                "the scorer explains the class scores. Use a classifier whose output has logits."
+            )
         hidden_states = self.hidden_states(outputs)
         if not hidden_states:
             raise UnsupportedClassifierError(
                 f"{type(classifier).__name__} returned no hidden_states with output_hidden_states=True; "
                 "the scorer reads them. Use a classifier whose forward supports output_hidden_states."
             )
-        return tuple(hidden_states)
+        return hidden_states if isinstance(hidden_states, tuple) else tuple(hidden_states)
 
     @abstractmethod
     def default_layers(self, hidden_states: tuple[torch.Tensor, ...]) -> list[int]:
         """Which hidden states feed the scorer when the config does not say."""
+
+    def check_layers(self, classifier: nn.Module, hidden_states: tuple[torch.Tensor, ...], layers: list[int]) -> None:
+        """Raise :class:`UnsupportedClassifierError` when the chosen hidden states (of the probe) cannot feed the
+        scorer; by default every hidden state can."""
+        self.select(hidden_states, layers)
 
     @abstractmethod
     def hidden_width(self, hidden_state: torch.Tensor) -> int:

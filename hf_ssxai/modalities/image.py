@@ -2,12 +2,19 @@
 
 A score of 0 gives the normalized zero, which is the dataset mean colour for processors that
 normalize with it. Hidden states come either as patch tokens ``[B, prefix + patches, D]`` (ViT,
-DeiT, ...), which are reshaped to a grid with CLS/distillation/register tokens dropped, or as
-feature maps ``[B, C, h, w]`` (ResNet, ConvNeXt, ...), which are used as they are.
+DeiT, ...), which are reshaped to a grid with CLS/distillation/register tokens dropped, as tokens of a coarser
+stage's grid (LeViT), or as feature maps ``[B, C, h, w]`` (ResNet, ConvNeXt, ...), which are used as they are.
+Windowed models (Swin, FocalNet, Hiera) give their stages' maps as ``reshaped_hidden_states``, which are read
+instead of their tokens (Hiera orders its tokens by mask unit, not row by row).
+
+Sizes come from the classifier's config, or from its ``vision_config`` (CLIP, SigLIP): the probe that
+:meth:`ImageModality.attach` runs is ``image_size`` large when the config says it, else large enough for the
+patch, window and stage sizes it names.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 import math
 import os
@@ -23,7 +30,7 @@ from transformers import AutoImageProcessor, AutoModelForImageClassification
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from ..scorers import ImageScorer
-from .base import Masking, Modality, ModalityCard, SingleModality
+from .base import Masking, Modality, ModalityCard, SingleModality, check_transformers_classifier
 from .evidence import EvidenceReading
 from .image_evidence import IMAGE_EVIDENCE_FORMATS, image_evidence_masks
 from .registry import register_modality
@@ -32,6 +39,8 @@ if TYPE_CHECKING:
     from datasets import Dataset
 
 PROBE_SIDE = 64
+#: at most this many tokens come before the patch tokens (CLS, distillation and register tokens)
+MAX_PREFIX_TOKENS = 16
 #: layers of a ViT-like classifier the U-Net decoder reads by default: this many, evenly spaced, ending with the last
 UNET_VIT_LAYERS = 4
 
@@ -62,7 +71,60 @@ def _as_pair(value: Any) -> tuple[int, int] | None:
         return value, value
     if isinstance(value, (list, tuple)) and len(value) == 2:
         return int(value[0]), int(value[1])
+    if isinstance(value, dict) and {"height", "width"} <= set(value):
+        return int(value["height"]), int(value["width"])
     return None
+
+
+def vision_setting(classifier_config: Any, name: str) -> Any:
+    """``name`` from the classifier config, else from its ``vision_config`` (CLIP- and SigLIP-style configs)."""
+    value = getattr(classifier_config, name, None)
+    if value is None:
+        section = getattr(classifier_config, "vision_config", None)
+        value = section.get(name) if isinstance(section, dict) else getattr(section, name, None)
+    return value
+
+
+def probe_size(classifier_config: Any) -> tuple[int, int]:
+    """The image size of the probe: the config's ``image_size``; else at least :data:`PROBE_SIDE` and large enough
+    for one window of patches in the coarsest stage (patch size x window size x 2 per stage after the first)."""
+    size = _as_pair(vision_setting(classifier_config, "image_size"))
+    if size is not None:
+        return size
+    patch = _as_pair(vision_setting(classifier_config, "patch_size")) or (1, 1)
+    window = vision_setting(classifier_config, "window_size")
+    window = window if isinstance(window, int) else 1
+    depths = vision_setting(classifier_config, "depths")
+    stages = len(depths) if isinstance(depths, (list, tuple)) else 1
+    return tuple(max(PROBE_SIDE, side * window * 2 ** (stages - 1)) for side in patch)
+
+
+def token_grid(count: int, height: int, width: int, patch: tuple[int, int] | None) -> tuple[int, int, int]:
+    """``(prefix, grid_h, grid_w)`` of ``count`` tokens of a ``height`` x ``width`` input: the patch grid after up
+    to :data:`MAX_PREFIX_TOKENS` CLS/register tokens (fewer than the grid's cells), else the grid of a coarser stage
+    (a power-of-two stride), else a square grid; :class:`UnsupportedClassifierError` when none fits."""
+    grids = [(height // patch[0], width // patch[1])] if patch is not None else []
+    stride = 1
+    while stride <= max(height, width):
+        grids += [(height // stride, width // stride), (-(-height // stride), -(-width // stride))]
+        stride *= 2
+    side = math.isqrt(count)  # a square grid of a stride that is no power of two
+    if side and height % side == 0 and width % side == 0:
+        grids.append((side, side))
+    for grid_h, grid_w in grids:
+        if 0 <= count - grid_h * grid_w <= min(MAX_PREFIX_TOKENS, grid_h * grid_w - 1):
+            return count - grid_h * grid_w, grid_h, grid_w
+    raise UnsupportedClassifierError(
+        f"A hidden state of {count} tokens is laid out over no grid of the {height}x{width} input (neither the patch "
+        f"grid nor a coarser stage's, after at most {MAX_PREFIX_TOKENS} CLS or register tokens): the image scorer "
+        "needs hidden states laid out over the image. Set ScorerConfig.hidden_state_layers to such layers; a "
+        "classifier whose hidden states are latent vectors (Perceiver) has none."
+    )
+
+
+def channels_first(state: torch.Tensor, width: int) -> torch.Tensor:
+    """A stage map ``[B, C, h, w]``, from either layout (Hiera's reshaped states are ``[B, h, w, C]``)."""
+    return state.permute(0, 3, 1, 2) if state.shape[1] != width and state.shape[-1] == width else state
 
 
 def unet_skip_levels(is_feature_map: list[bool]) -> list[int]:
@@ -104,7 +166,21 @@ class ImageModality(SingleModality):
     )
 
     def check_classifier(self, classifier: nn.Module) -> None:
-        if getattr(classifier, "main_input_name", None) != "pixel_values":
+        check_transformers_classifier(classifier, self.name)
+        parameters = inspect.signature(classifier.forward).parameters
+        if "spatial_shapes" in parameters:
+            raise UnsupportedClassifierError(
+                f"{type(classifier).__name__} takes pixel_values as flattened patches of images of any size, with "
+                "spatial_shapes (NaFlex); the image scorer masks pixels of [batch, channels, height, width] images. "
+                "Use a fixed-resolution classifier (SigLIP rather than SigLIP2, ViT, ...)."
+            )
+        if vision_setting(classifier.config, "num_latents") is not None:
+            raise UnsupportedClassifierError(
+                f"{type(classifier).__name__} reads the image into a fixed number of latent vectors (num_latents), "
+                "and its hidden states are those latents, not laid out over the image; the image scorer decodes "
+                "hidden states laid out over the image. Use a classifier of patches or feature maps (ViT, ResNet, ...)."
+            )
+        if getattr(classifier, "main_input_name", None) != "pixel_values" and "pixel_values" not in parameters:
             raise UnsupportedClassifierError(
                 f"{type(classifier).__name__} does not take pixel_values as its main input; the image scorer "
                 "masks normalized pixels. Use a transformers image classifier (ViT, DeiT, ResNet, ConvNeXt, ...)."
@@ -122,12 +198,22 @@ class ImageModality(SingleModality):
         config.input_channels = self._num_channels(classifier)
 
     def _num_channels(self, classifier: nn.Module) -> int:
-        return int(getattr(classifier.config, "num_channels", 3))
+        return int(vision_setting(classifier.config, "num_channels") or 3)
 
     def dummy_inputs(self, classifier: nn.Module, config: ScorerConfig) -> dict[str, torch.Tensor]:
-        size = _as_pair(getattr(classifier.config, "image_size", None)) or (PROBE_SIDE, PROBE_SIDE)
+        size = probe_size(classifier.config)
         device = next(classifier.parameters()).device
         return {"pixel_values": torch.zeros(1, self._num_channels(classifier), *size, device=device)}
+
+    def hidden_states(self, outputs: Any) -> Any:
+        """The hidden states; of a windowed model, its stage maps (``reshaped_hidden_states``), channels first."""
+        states = getattr(outputs, "hidden_states", None)
+        reshaped = getattr(outputs, "reshaped_hidden_states", None)
+        if not reshaped:
+            return states
+        if not states or len(states) != len(reshaped):
+            return tuple(reshaped)
+        return tuple(channels_first(maps, tokens.shape[-1]) for maps, tokens in zip(reshaped, states, strict=True))
 
     def default_layers(self, hidden_states: tuple[torch.Tensor, ...]) -> list[int]:
         """The deepest hidden state of every resolution the classifier offers (token models: the last)."""
@@ -144,6 +230,14 @@ class ImageModality(SingleModality):
         last = len(hidden_states) - 1
         count = min(UNET_VIT_LAYERS, last)
         return sorted({round(last - step * last / count) for step in range(count)})
+
+    def check_layers(self, classifier: nn.Module, hidden_states: tuple[torch.Tensor, ...], layers: list[int]) -> None:
+        """Every chosen hidden state is a feature map or tokens laid out over the probe's image (:func:`token_grid`)."""
+        height, width = probe_size(classifier.config)
+        patch = _as_pair(vision_setting(classifier.config, "patch_size"))
+        for state in self.select(hidden_states, layers):
+            if state.dim() == 3:
+                token_grid(state.shape[1], height, width, patch)
 
     def hidden_width(self, hidden_state: torch.Tensor) -> int:
         return hidden_state.shape[1] if hidden_state.dim() == 4 else hidden_state.shape[-1]
@@ -204,7 +298,7 @@ class ImageModality(SingleModality):
         classifier: nn.Module,
     ) -> list[torch.Tensor]:
         height, width = inputs["pixel_values"].shape[-2:]
-        patch = _as_pair(getattr(classifier.config, "patch_size", None))
+        patch = _as_pair(vision_setting(classifier.config, "patch_size"))
         return [
             state if state.dim() == 4 else self._tokens_to_grid(state, height, width, patch)
             for state in self.select(hidden_states, layers)
@@ -212,18 +306,10 @@ class ImageModality(SingleModality):
 
     @staticmethod
     def _tokens_to_grid(tokens: torch.Tensor, height: int, width: int, patch: tuple[int, int] | None) -> torch.Tensor:
-        """``[B, prefix + gh*gw, D]`` -> ``[B, D, gh, gw]``, dropping CLS/distillation/register tokens."""
+        """``[B, prefix + gh*gw, D]`` -> ``[B, D, gh, gw]``, dropping CLS/distillation/register tokens (the grid:
+        :func:`token_grid`)."""
         batch, count, dim = tokens.shape
-        if patch is not None:
-            grid_h, grid_w = height // patch[0], width // patch[1]
-        else:  # no patch size in the config: assume a square grid after a few prefix tokens
-            grid_h = grid_w = math.isqrt(count)
-        prefix = count - grid_h * grid_w
-        if prefix < 0:
-            raise UnsupportedClassifierError(
-                f"Hidden state has {count} tokens, fewer than the {grid_h}x{grid_w} patch grid of the input; "
-                "set ScorerConfig.hidden_state_layers to layers that keep one token per patch."
-            )
+        prefix, grid_h, grid_w = token_grid(count, height, width, patch)
         return tokens[:, prefix:, :].transpose(1, 2).reshape(batch, dim, grid_h, grid_w)
 
     def masking_hooks(self, classifier: nn.Module, masked: Masking, config: ScorerConfig) -> list[Any]:

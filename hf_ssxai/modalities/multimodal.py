@@ -71,11 +71,17 @@ class MultimodalModality(Modality):
             for name, part in self.parts.items()
         }
 
-    def forward_from_maskable(
-        self, classifier: nn.Module, maskable: Mapping[str, torch.Tensor], forward_kwargs: dict[str, Any]
-    ) -> torch.Tensor:
+    def run_from_maskable(
+        self,
+        classifier: nn.Module,
+        maskable: Mapping[str, torch.Tensor],
+        forward_kwargs: dict[str, Any],
+        **options: Any,
+    ) -> Any:
+        """Each part's maskable tensor passed as the argument its modality names (``inputs_embeds``,
+        ``pixel_values``)."""
         arguments = {part.maskable_argument: maskable[name] for name, part in self.parts.items()}
-        return classifier(**forward_kwargs, **arguments, return_dict=True).logits
+        return classifier(**forward_kwargs, **arguments, **options, return_dict=True)
 
     def masking_hooks(self, classifier: nn.Module, masked: Masking, config: ScorerConfig) -> list[Any]:
         """Every part is masked where its own modality masks it, drawn independently."""

@@ -27,23 +27,54 @@ def get_modality(name: str) -> Modality:
 
 
 def infer_modality(classifier: nn.Module) -> str:
-    """The registered modality a classifier takes: the one that accepts its inputs with the most parts (a
-    classifier of text and images is ``text-image``, not ``text``).
+    """The registered modality a classifier takes: of those that accept it (their ``check_classifier`` passes),
+    the one with the most parts (a classifier of text and images is ``text-image``, not ``text``).
 
     A classifier names its inputs by ``input_modalities`` (several parts) or ``main_input_name`` (the argument a
-    single modality feeds: ``input_ids`` for text, ``pixel_values`` for images)."""
+    single modality feeds: ``input_ids`` for text, ``pixel_values`` for images); a classifier whose main input has
+    another name belongs to the modality whose Auto class loads it. When every candidate refuses the classifier, the
+    refusal of the first (the one with the most parts) is raised."""
     declared = getattr(classifier, "input_modalities", ())
     declared = {declared} if isinstance(declared, str) else set(declared)
     main_input = getattr(classifier, "main_input_name", None)
-    for name, modality in sorted(MODALITY_REGISTRY.items(), key=lambda item: -len(item[1].parts)):
-        parts = set(modality.parts)
-        if (len(parts) > 1 and parts <= declared) or (len(parts) == 1 and main_input == modality.main_input):
+    candidates = [
+        name
+        for name, modality in sorted(MODALITY_REGISTRY.items(), key=lambda item: -len(item[1].parts))
+        if (len(modality.parts) > 1 and set(modality.parts) <= declared)
+        or (len(modality.parts) == 1 and main_input == modality.main_input)
+    ]
+    # a main input of another name (Perceiver's "inputs"): the single modality whose Auto class loads the classifier
+    candidates += [
+        name
+        for name, modality in MODALITY_REGISTRY.items()
+        if len(modality.parts) == 1 and name not in candidates and _loads(modality.auto_model_class, classifier)
+    ]
+    refusals = []
+    for name in candidates:  # the first that takes it (a text classifier that also reads images, e.g. LayoutLMv3,
+        try:  # is a text classifier when the text-image modality, made for fusion classifiers, refuses it)
+            MODALITY_REGISTRY[name].check_classifier(classifier)
+        except UnsupportedClassifierError as refusal:
+            refusals.append(refusal)
+        else:
             return name
+    if refusals:
+        raise refusals[0]
     raise UnsupportedClassifierError(
         f"Cannot tell the modality of {type(classifier).__name__} (main input {main_input!r}). "
         f"Pass ScorerConfig(modality=...) explicitly (one of {', '.join(MODALITY_REGISTRY)}), or use a transformers "
         "classifier."
     )
+
+
+def _loads(auto_class: type, classifier: nn.Module) -> bool:
+    """Whether ``auto_class`` (a transformers Auto class) builds classifiers of this class from their config."""
+    mapping = getattr(auto_class, "_model_mapping", None)
+    config = getattr(classifier, "config", None)
+    try:
+        loaded = mapping[type(config)]
+    except (KeyError, TypeError):  # not a transformers config, or none that this Auto class knows
+        return False
+    return type(classifier) in (loaded if isinstance(loaded, tuple) else (loaded,))
 
 
 def modality_for_columns(columns: Sequence[str]) -> Modality:

@@ -1,13 +1,13 @@
 """Text: features are tokens, the maskable space is the classifier's static word embeddings.
 
-The mask multiplies ``get_input_embeddings()(input_ids)`` and the result goes back through
-``inputs_embeds``, so position and token-type embeddings and the embedding LayerNorm apply as usual.
-Padding and special tokens are never features.
+The mask multiplies ``get_input_embeddings()(input_ids)``, and the classifier reads the masked embeddings in place
+of the looked-up ones (see :mod:`.word_embeddings`), so position and token-type embeddings, the embedding LayerNorm
+and everything the classifier derives from ``input_ids`` (last-token or ``<eos>`` pooling, an encoder-decoder's
+decoder inputs) apply as usual. Padding and special tokens are never features.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,10 +21,18 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from ..configuration import ScorerConfig
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from ..scorers import TextScorer
-from .base import CONVERT_FIRST, Masking, Modality, ModalityCard, SingleModality
+from .base import CONVERT_FIRST, Masking, Modality, ModalityCard, SingleModality, check_transformers_classifier
 from .evidence import EvidenceReading, decode_cell, feature_flags, quote, row_error
 from .registry import register_modality
 from .text_evidence import TEXT_EVIDENCE_FORMATS, text_evidence_masks
+from .word_embeddings import (
+    embed,
+    embedding_values,
+    masked_embeddings,
+    table_readers,
+    vocabulary_size,
+    word_embeddings,
+)
 from .words import word_scores
 
 if TYPE_CHECKING:
@@ -33,16 +41,56 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SPECIAL_TOKEN_ATTRIBUTES = ("pad_token_id", "bos_token_id", "eos_token_id", "cls_token_id", "sep_token_id")
+#: tokens of the probe that :meth:`TextModality.attach` runs (with a start and an end token where the config has them)
+PROBE_TOKENS = 8
+
+
+def text_config(classifier_config: Any) -> Any:
+    """The section of a classifier config that describes its text (``text_config`` of a nested config)."""
+    getter = getattr(classifier_config, "get_text_config", None)
+    return getter() if callable(getter) else getattr(classifier_config, "text_config", classifier_config)
 
 
 def special_token_ids_from_config(classifier_config: Any) -> list[int]:
-    """Special token ids a classifier config names (used when no tokenizer is given)."""
+    """Special token ids a classifier config names, its text section's included (used without a tokenizer)."""
     ids: set[int] = set()
-    for attribute in SPECIAL_TOKEN_ATTRIBUTES:
-        value = getattr(classifier_config, attribute, None)
-        values = value if isinstance(value, (list, tuple)) else [value]
-        ids.update(v for v in values if isinstance(v, int) and v >= 0)
+    for section in {id(c): c for c in (classifier_config, text_config(classifier_config))}.values():
+        for attribute in SPECIAL_TOKEN_ATTRIBUTES:
+            value = getattr(section, attribute, None)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            ids.update(v for v in values if isinstance(v, int) and v >= 0)
     return sorted(ids)
+
+
+def position_limit(classifier_config: Any) -> int | None:
+    """The longest sequence the classifier's position embeddings take; None when there is no limit (XLNet says
+    -1, relative-position models say nothing)."""
+    limit = getattr(text_config(classifier_config), "max_position_embeddings", None)
+    return limit if isinstance(limit, int) and limit > 0 else None
+
+
+def _token(section: Any, *names: str) -> int | None:
+    """The first of the token ids ``names`` that the config section sets (the first of a list of them)."""
+    for name in names:
+        value = getattr(section, name, None)
+        value = value[0] if isinstance(value, (list, tuple)) and value else value
+        if isinstance(value, int) and value >= 0:
+            return value
+    return None
+
+
+class EncoderDecoderHiddenStates(tuple):
+    """An encoder-decoder classifier's hidden states: the encoder's, then the decoder's (``encoder_layers`` of the
+    first kind). Both are one vector per input token; the decoder's are shifted right by one position."""
+
+    encoder_layers: int
+
+    def __new__(
+        cls, encoder: tuple[torch.Tensor, ...], decoder: tuple[torch.Tensor, ...]
+    ) -> EncoderDecoderHiddenStates:
+        states = super().__new__(cls, (*encoder, *decoder))
+        states.encoder_layers = len(encoder)
+        return states
 
 
 def special_token_ids(classifier_config: Any, tokenizer: Any = None) -> list[int]:
@@ -61,10 +109,7 @@ def special_token_ids(classifier_config: Any, tokenizer: Any = None) -> list[int
 def model_max_length(tokenizer: Any, classifier_config: Any) -> int | None:
     """The longest text the tokenizer and the classifier's (text encoder's) position embeddings both allow; a
     text-image recipe sets its tokenizer's ``model_max_length`` to the length it trained with."""
-    limits = (
-        getattr(tokenizer, "model_max_length", None),
-        getattr(getattr(classifier_config, "text_config", classifier_config), "max_position_embeddings", None),
-    )
+    limits = (getattr(tokenizer, "model_max_length", None), position_limit(classifier_config))
     limits = [limit for limit in limits if isinstance(limit, int)]
     return min(limits) if limits else None
 
@@ -117,16 +162,20 @@ class TextModality(SingleModality):
     )
 
     def check_classifier(self, classifier: nn.Module) -> None:
-        embeddings = classifier.get_input_embeddings() if hasattr(classifier, "get_input_embeddings") else None
-        if not isinstance(embeddings, nn.Embedding):
+        check_transformers_classifier(classifier, self.name)
+        main_input = getattr(classifier, "main_input_name", self.main_input)
+        if main_input != self.main_input:
             raise UnsupportedClassifierError(
-                f"{type(classifier).__name__} has no word-embedding table (get_input_embeddings() must return "
-                "an nn.Embedding); the text scorer masks word embeddings. Use a transformers text classifier."
+                f"{type(classifier).__name__} takes its tokens as {main_input!r}, not input_ids, so it cannot be "
+                "called like other text classifiers (model(**tokenizer(texts))). Use a classifier whose main input "
+                "is input_ids."
             )
-        if "inputs_embeds" not in inspect.signature(classifier.forward).parameters:
+        word_embeddings(classifier)
+        if any(callable(getattr(module, "backward_pass", None)) for module in classifier.modules()):
             raise UnsupportedClassifierError(
-                f"{type(classifier).__name__}.forward does not accept inputs_embeds, which masking needs. "
-                "Use a classifier whose forward takes inputs_embeds (BERT, RoBERTa, DistilBERT, ELECTRA, ...)."
+                f"{type(classifier).__name__} has reversible layers, which compute their gradients only in train "
+                "mode; the scorer's loss and the gradient explainers need gradients through the frozen classifier "
+                "in eval mode. Use a classifier without reversible layers."
             )
 
     def attach(self, classifier: nn.Module, config: ScorerConfig, processor: Any = None) -> None:
@@ -135,13 +184,36 @@ class TextModality(SingleModality):
             config.special_token_ids = special_token_ids(classifier.config, processor)
 
     def dummy_inputs(self, classifier: nn.Module, config: ScorerConfig) -> dict[str, torch.Tensor]:
-        device = classifier.get_input_embeddings().weight.device
-        vocab_size = classifier.get_input_embeddings().num_embeddings
-        input_ids = torch.arange(4, device=device).remainder(vocab_size).unsqueeze(0)
+        """A text of ordinary tokens between the config's start and end tokens (BART-like classifiers pool
+        ``<eos>``), no longer than the classifier's position limit."""
+        section = text_config(classifier.config)
+        special = set(special_token_ids_from_config(classifier.config))
+        vocab_size = vocabulary_size(classifier)
+        ordinary = [token for token in range(min(vocab_size, PROBE_TOKENS + len(special))) if token not in special]
+        start, end = _token(section, "bos_token_id", "cls_token_id"), _token(section, "eos_token_id", "sep_token_id")
+        ends = [token for token in (start, end) if token is not None]
+        limit = position_limit(classifier.config)
+        body = ordinary[: PROBE_TOKENS if limit is None else max(1, min(PROBE_TOKENS, limit - len(ends)))]
+        tokens = [start] * (start is not None) + body + [end] * (end is not None)
+        table = word_embeddings(classifier)
+        device = next(table.parameters(), next(classifier.parameters())).device
+        input_ids = torch.tensor([tokens], device=device)
         return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
 
+    def hidden_states(self, outputs: Any) -> Any:
+        """The hidden states; an encoder-decoder classifier's encoder and decoder states (the encoder's first)."""
+        states = getattr(outputs, "hidden_states", None)
+        encoder = getattr(outputs, "encoder_hidden_states", None)
+        if states or not encoder:
+            return states
+        return EncoderDecoderHiddenStates(encoder, getattr(outputs, "decoder_hidden_states", None) or ())
+
     def default_layers(self, hidden_states: tuple[torch.Tensor, ...]) -> list[int]:
-        return [-1]
+        """The deepest hidden state with one vector per token (Funnel pools tokens away in its deeper layers); of an
+        encoder-decoder classifier, the encoder's."""
+        count = getattr(hidden_states, "encoder_layers", len(hidden_states))
+        length = hidden_states[0].shape[1]
+        return [max(index for index in range(count) if hidden_states[index].shape[1] == length)]
 
     def build_scorer(self, config: ScorerConfig) -> nn.Module:
         return TextScorer(config)
@@ -183,13 +255,13 @@ class TextModality(SingleModality):
                     f"{name} has shape {tuple(other.shape)} but input_ids has {(batch, length)}; "
                     "pass the tokenizer's outputs together, unmodified."
                 )
-        limit = getattr(classifier.config, "max_position_embeddings", None)
-        if isinstance(limit, int) and length > limit:
+        limit = position_limit(classifier.config)
+        if limit is not None and length > limit:
             raise InvalidInputError(
                 f"Sequence length {length} exceeds the classifier's max_position_embeddings ({limit}). "
                 f"Tokenize with truncation=True, max_length={limit}."
             )
-        vocab_size = classifier.get_input_embeddings().num_embeddings
+        vocab_size = vocabulary_size(classifier)
         if ((input_ids < 0) | (input_ids >= vocab_size)).any():  # one device sync, not two
             raise InvalidInputError(
                 f"input_ids contain ids outside the vocabulary [0, {vocab_size}); "
@@ -209,8 +281,17 @@ class TextModality(SingleModality):
         return valid
 
     def split_inputs(self, classifier: nn.Module, inputs: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
-        forward_kwargs = {k: v for k, v in self.classifier_inputs(inputs).items() if k != "input_ids"}
-        return classifier.get_input_embeddings()(inputs["input_ids"]), forward_kwargs
+        """The word embeddings of the tokens, and every classifier argument (``input_ids`` included: the classifier
+        still reads them, see :meth:`run_from_maskable`)."""
+        forward_kwargs = self.classifier_inputs(inputs)
+        return embed(classifier, inputs["input_ids"]), forward_kwargs
+
+    def run_from_maskable(
+        self, classifier: nn.Module, maskable: torch.Tensor, forward_kwargs: dict[str, Any], **options: Any
+    ) -> Any:
+        """The classifier on its own ``input_ids`` with ``maskable`` in place of their word embeddings."""
+        with masked_embeddings(classifier, forward_kwargs["input_ids"], maskable):
+            return classifier(**forward_kwargs, **options, return_dict=True)
 
     def expand_scores(self, scores: torch.Tensor) -> torch.Tensor:
         return scores.unsqueeze(-1)
@@ -227,7 +308,26 @@ class TextModality(SingleModality):
         inputs: dict[str, Any],
         classifier: nn.Module,
     ) -> list[torch.Tensor]:
-        return self.select(hidden_states, layers)
+        return self._token_states(classifier, hidden_states, layers, inputs["input_ids"].shape[1])
+
+    def check_layers(self, classifier: nn.Module, hidden_states: tuple[torch.Tensor, ...], layers: list[int]) -> None:
+        """Every chosen hidden state has one vector per token (the first, the embeddings, always has)."""
+        self._token_states(classifier, hidden_states, layers, hidden_states[0].shape[1])
+
+    def _token_states(
+        self, classifier: nn.Module, hidden_states: tuple[torch.Tensor, ...], layers: list[int], length: int
+    ) -> list[torch.Tensor]:
+        """The chosen hidden states, or :class:`UnsupportedClassifierError` for one with other than ``length``
+        positions."""
+        selected = self.select(hidden_states, layers)
+        for index, state in zip(layers, selected, strict=True):
+            if state.shape[1] != length:
+                raise UnsupportedClassifierError(
+                    f"Hidden state {index} of {type(classifier).__name__} has {state.shape[1]} positions for "
+                    f"{length} tokens (the classifier pools tokens there); the text scorer needs one vector per "
+                    "token. Set ScorerConfig.hidden_state_layers to layers that keep every token."
+                )
+        return selected
 
     def align_baselines(self, baselines: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
         """Baseline sample ``j``'s embedding at position ``i`` stands for position ``i`` of every explained text:
@@ -236,14 +336,16 @@ class TextModality(SingleModality):
         return F.pad(baselines, (0, 0, 0, length - have)) if have < length else baselines[:, :length]
 
     def masking_hooks(self, classifier: nn.Module, masked: Masking, config: ScorerConfig) -> list[Any]:
-        """Word embeddings are masked token by token as they leave the embedding table (special tokens never)."""
+        """Word embeddings are masked token by token as they leave the embedding table, wherever it is read (an
+        encoder-decoder's decoder draws its own mask); special tokens never."""
 
-        def embeddings_hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+        def embeddings_hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
             if not classifier.training:
                 return output
-            return masked(self, output, self.feature_mask({"input_ids": args[0]}, config))
+            values = masked(self, embedding_values(output), self.feature_mask({"input_ids": args[0]}, config))
+            return (values, *output[1:]) if isinstance(output, tuple) else values
 
-        return [classifier.get_input_embeddings().register_forward_hook(embeddings_hook)]
+        return [module.register_forward_hook(embeddings_hook) for module in table_readers(classifier)]
 
     # ---------------------------------------------------------------- datasets and batches
     def encode_dataset(self, dataset: Dataset, processor: Any, *, max_length: int | None, batch_size: int) -> Dataset:

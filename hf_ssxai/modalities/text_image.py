@@ -12,8 +12,10 @@ states plus the fused tokens of its modality (text: one per token; image: the vi
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
+import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,20 @@ if TYPE_CHECKING:
 
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask")
 PAIR_EXPECTED = "give {'text': caption, 'image': image} or a list of such dicts"
+
+
+def returns_fields(forward: Any, *fields: str) -> bool:
+    """Whether ``forward``'s declared output (a ``ModelOutput`` class, or a union with one) has ``fields``; True
+    when the declaration cannot be read (nothing says otherwise). Vision-language classifiers that merge image
+    tokens into one text sequence (ModernVBERT) declare outputs without them."""
+    try:
+        declared = typing.get_type_hints(forward).get("return")
+    except Exception:  # noqa: BLE001  (annotations that do not resolve say nothing either way)
+        return True
+    if declared is None:
+        return True
+    classes = [c for c in (typing.get_args(declared) or (declared,)) if dataclasses.is_dataclass(c)]
+    return not classes or any(set(fields) <= {field.name for field in dataclasses.fields(c)} for c in classes)
 
 
 class TextImageModality(MultimodalModality):
@@ -73,14 +89,15 @@ class TextImageModality(MultimodalModality):
     def check_classifier(self, classifier: nn.Module) -> None:
         base = getattr(classifier, "base_model", classifier)
         parameters = inspect.signature(classifier.forward).parameters
-        if not (hasattr(base, "text_model") and hasattr(base, "vision_model")) or not {
-            "inputs_embeds",
-            "pixel_values",
-        } <= set(parameters):
+        if (
+            not (hasattr(base, "text_model") and hasattr(base, "vision_model"))
+            or not {"inputs_embeds", "pixel_values"} <= set(parameters)
+            or not returns_fields(classifier.forward, "text_hidden_states", "vision_hidden_states")
+        ):
             raise UnsupportedClassifierError(
                 f"{type(classifier).__name__} is not a text-image fusion classifier: it needs a text_model and a "
-                "vision_model and a forward taking inputs_embeds and pixel_values. Use "
-                "hf_ssxai.FusionForSequenceClassification."
+                "vision_model, a forward taking inputs_embeds and pixel_values, and outputs with the hidden states of "
+                "each (text_hidden_states, vision_hidden_states). Use hf_ssxai.FusionForSequenceClassification."
             )
         self.parts["text"].check_classifier(classifier)
         self.parts["image"].check_classifier(base.vision_model)

@@ -101,12 +101,7 @@ class TransformerRelevance(ArchitectureExplainer):
         maskable, forward_kwargs = self.modality.split_inputs(self.classifier, self.modality.classifier_inputs(inputs))
         maskable = maskable.detach().requires_grad_()  # the classifier is frozen: this puts attention in the graph
         with eager_attention(self.classifier), torch.enable_grad():
-            outputs = self.classifier(
-                **forward_kwargs,
-                **{self.modality.maskable_argument: maskable},
-                output_attentions=True,
-                return_dict=True,
-            )
+            outputs = self.modality.run_from_maskable(self.classifier, maskable, forward_kwargs, output_attentions=True)
             logits, attentions = outputs.logits, outputs.attentions
             target = logits.argmax(dim=-1) if target is None else target
             gradients = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), attentions)
