@@ -50,8 +50,8 @@ VARIANTS = {
     "target = prediction": {"target": "prediction"},
     "target = distribution": {"target": "distribution"},
     # levers beyond the thesis (docs/training.md)
-    "deletion term": {"deletion_weight": 1.0},
-    "deletion + insertion terms": {"deletion_weight": 1.0, "insertion_weight": 1.0},
+    "deletion term": {"deletion_weight": ScorerConfig().deletion_weight},
+    "deletion + insertion terms": {"deletion_weight": ScorerConfig().deletion_weight, "insertion_weight": 1.0},
     "confidence floor 0.9": {"confidence_floor": 0.9},
     "no confidence floor": {"confidence_floor": 0.0},
     "no deletion term": {"deletion_weight": 0.0},
@@ -95,7 +95,7 @@ def main() -> None:
     data, _ = prepare(recipe, processor, args.train_samples)
     base = dict(recipe.scorer)
     if args.base == "thesis":
-        base = {**modality.thesis_options, **base}
+        base = {**ScorerConfig.thesis_options(recipe.modality), **base}
     baselines = BenchmarkResult.from_json(args.baselines) if args.baselines else None
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,13 @@ Measures, over several seeds, how often the scorer puts its top score on the pla
 
 - ``default``: classifier fine-tuned with masking augmentation, image scorer with replicate padding;
 - ``no masking augmentation``: the classifier never saw masked inputs during fine-tuning;
-- ``zero padding``: the image scorer's convolutions pad with zeros.
+- ``zero padding``: the image scorer's convolutions pad with zeros;
+- ``thesis preset``: ``ScorerConfig.thesis`` (normalized head; images: the section 4.4 U-Net decoder, no pixels);
+- ``thesis training``: the thesis' scorer learning rate and epochs (section 4.5: 2e-4, 5 epochs) instead of ours;
+- ``order term``: the levers that put the scorer on the Imagenette front (docs/benchmarks.md): the deletion term at
+  weight 3, and for images the U-Net decoder without the pixel skip.
+
+The scorer trains with :class:`ScorerTrainingArguments`' defaults (learning rate and epochs of ``SCORER_DEFAULTS``).
 
 Run:  python benchmarks/planted_evidence.py  (about 15 minutes on 2 CPU cores)
 Writes benchmarks/results/planted_evidence.json and prints a Markdown table.
@@ -37,8 +43,11 @@ from transformers import (
 from hf_ssxai import AutoModelWithScorer, ScorerConfig, ScorerTrainer
 from hf_ssxai.data.synthetic import as_batch, build_word_tokenizer, planted_image_dataset, planted_text_dataset
 from hf_ssxai.training import masking_augmentation
+from hf_ssxai.training.arguments import SCORER_DEFAULTS
 from hf_ssxai.training.phases import LOCAL_RUN, training_arguments
 
+#: the thesis' scorer training (section 4.5), as (learning rate, epochs)
+THESIS_TRAINING = (2e-4, 5)
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
 RESULTS = Path(__file__).parent / "results" / "planted_evidence.json"
 
@@ -83,13 +92,26 @@ def run(family: str, condition: str, seed: int) -> float:
         with augmentation:
             args = arguments(folder, epochs, 2e-3, seed)
             Trainer(model=classifier, args=args, train_dataset=train, data_collator=collator).train()
-        config = ScorerConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
+        size = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+        modality = "text" if text else "image"
+        if condition == "thesis preset":
+            config = ScorerConfig.thesis(modality, **size)
+        elif condition == "order term":
+            levers = {} if text else {"image_decoder": "unet", "pixel_skip": False}
+            config = ScorerConfig(deletion_weight=3.0, **levers, **size)
+        else:
+            config = ScorerConfig(**size)
         model = AutoModelWithScorer.from_classifier(classifier.eval(), config, processor=tokenizer if text else None)
         if condition == "zero padding":
             for module in model.scorer.modules():
                 if isinstance(module, nn.Conv2d):
                     module.padding_mode = "zeros"
-        args = arguments(folder, 4, 3e-3, seed)
+        learning_rate, epochs = (
+            THESIS_TRAINING
+            if condition == "thesis training"
+            else (SCORER_DEFAULTS["learning_rate"], int(SCORER_DEFAULTS["num_train_epochs"]))
+        )
+        args = arguments(folder, epochs, learning_rate, seed)
         ScorerTrainer(model=model, args=args, train_dataset=train, data_collator=collator).train()
     model.eval()
     with torch.no_grad():
@@ -103,18 +125,17 @@ def run(family: str, condition: str, seed: int) -> float:
         return batch["evidence"].flatten(1).gather(1, top).float().mean().item()
 
 
+#: the conditions every family is measured under (zero padding: images only)
+CONDITIONS = ("default", "no masking augmentation", "thesis preset", "thesis training", "order term")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     plan = [
-        ("bert", "default"),
-        ("bert", "no masking augmentation"),
-        ("vit", "default"),
-        ("vit", "no masking augmentation"),
+        *[(family, condition) for family in ("bert", "vit", "resnet") for condition in CONDITIONS],
         ("vit", "zero padding"),
-        ("resnet", "default"),
-        ("resnet", "no masking augmentation"),
         ("resnet", "zero padding"),
     ]
     results = []

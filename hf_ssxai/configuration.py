@@ -50,17 +50,17 @@ class ScorerConfig(PreTrainedConfig):
             ``"batch"`` over the valid features of the whole batch with running statistics at inference (its
             BatchNorm for images); both with a learned scale and shift. ``None`` (default): no normalization.
             Text-image scorers may take one value per modality, ``{"text": "layer", "image": "batch"}``.
-        image_decoder: ``"bilinear"``: feature maps of one resolution (all layers of a ViT) are merged at that
-            level and levels are joined by bilinear upsampling. ``"unet"``: the thesis' decoder (section 4.4):
-            levels are joined by transposed convolutions, and selected ViT layers become skips at successively
-            finer levels, the deepest at the patch grid.
+        image_decoder: ``"bilinear"`` (default): feature maps of one resolution (all layers of a ViT) are merged at
+            that level and levels are joined by bilinear upsampling. ``"unet"``: the thesis' decoder (section 4.4):
+            levels are joined by transposed convolutions, and selected ViT layers (four, evenly spaced, unless
+            ``hidden_state_layers`` says) become skips at successively finer levels, the deepest at the patch grid.
         unet_skip_levels: for the U-Net decoder, how many doublings finer than its own resolution each selected
             hidden state joins the decoder (0 for feature maps; ViT layers, which share one resolution, spread over
             finer levels, the deepest at 0); filled when attaching. Levels finer than the classifier's own halve
             the decoder's width per doubling.
         pixel_skip: the image decoder also reads the input pixels through a narrow convolution at full
-            resolution. The thesis (section 3.2) argues against it: the scorer can then follow the image instead
-            of the classifier.
+            resolution (default True). The thesis (section 3.2) argues against it: the scorer can then follow the
+            image instead of the classifier (docs/training.md has the measurements).
         confidence_floor: the task terms see each sample's logits sharpened (one temperature per sample, no
             prediction changes) so that the full input's top probability is at least this; 0 switches it off.
             Without it, a classifier that is right but under-confident gives a task loss that masking barely moves,
@@ -68,6 +68,8 @@ class ScorerConfig(PreTrainedConfig):
         deletion_weight, insertion_weight: weights of the order terms (see
             :mod:`hf_ssxai.losses.ranking_loss`): with the top q of the map removed the class must be lost, with
             only the top q kept it must stay, q drawn per sample. 0 switches a term off (no extra forward).
+            Both off by default; docs/training.md has the measurements (deletion 3 wins on real images, costs on
+            planted data).
         use_magnitude_penalty: the ``mean(S)^2`` penalty that keeps maps small.
         use_binary_penalty: the ``mean((S(1-S))^2)`` penalty that pushes maps towards a binary mask.
         use_gamma: self-calibration of both penalties by ``gamma = min(1, 1/max(delta, 0))``; off means
@@ -126,12 +128,18 @@ class ScorerConfig(PreTrainedConfig):
         Everything else is this library's default; ``overrides`` change any field. (The thesis trained it with
         AdamW at learning rate 2e-4 for up to 5 epochs with early stopping: training settings, not scorer ones.)
         """
+        return cls(**{"modality": modality, **cls.thesis_options(modality), **overrides})
+
+    @staticmethod
+    def thesis_options(modality: str) -> dict[str, Any]:
+        """The fields in which :meth:`thesis` differs from the defaults: the modality's reference scorer and the
+        thesis' loss, which has no order term."""
         if modality not in MODALITY_REGISTRY:
             raise ConfigError(
                 f"ScorerConfig.thesis needs a registered modality ({', '.join(MODALITY_REGISTRY)}), got "
                 f"{modality!r}{nearest(str(modality), list(MODALITY_REGISTRY))}."
             )
-        return cls(**{"modality": modality, **MODALITY_REGISTRY[modality].thesis_options, **overrides})
+        return {"deletion_weight": 0.0, **MODALITY_REGISTRY[modality].thesis_options}
 
     def validate_choices(self) -> None:
         """Refuse values that would only fail later, deep inside training, and names that are no field."""

@@ -154,7 +154,7 @@ class ScorerTrainer(Trainer):
             logger.warning(
                 "ScorerTrainer got TrainingArguments with transformers' fine-tuning learning rate %g, far too low "
                 "for a new scorer (its maps stay diffuse). Use hf_ssxai.ScorerTrainingArguments (the scorer's "
-                "defaults) or set learning_rate, e.g. TrainingArguments(..., learning_rate=2e-3).",
+                "defaults) or set learning_rate, e.g. TrainingArguments(..., learning_rate=3e-3).",
                 args.learning_rate,
             )
         if processing_class is None:
