@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -390,6 +391,17 @@ class TextModality(SingleModality):
                 }
             )
         return results
+
+    def explanation_columns(self, explanation: dict[str, Any], map_format: str) -> dict[str, Any]:
+        """Tokens and words with their scores (float32), and whether the text was truncated; the map over every
+        token (``attributions``, special tokens included) is left out: ``token_scores`` holds its valid part."""
+        return {
+            "tokens": explanation["tokens"],
+            "token_scores": np.asarray(explanation["token_scores"], dtype=np.float32),
+            "words": explanation["words"],
+            "word_scores": np.asarray(explanation["word_scores"], dtype=np.float32),
+            "truncated": explanation["truncated"],
+        }
 
 
 register_modality(TextModality())
