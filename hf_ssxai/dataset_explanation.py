@@ -225,13 +225,18 @@ def explain_dataset(
     explain = _BatchExplainer(model, get_explainer(method, model), columns, map_format)
     shards = _explain_shards(rows, store, explain, shard_size, batch_size, id_column, progress)
     state.wait_for_everyone()
-    missing = sorted(set(range(shards)) - set(store.complete()))
+    missing, failed_upload = sorted(set(range(shards)) - set(store.complete())), None
     if state.is_main_process and not missing:
         store.write_manifest(finished=True)
         dataset_card(store.run, store.load()).save(store.directory / "README.md")
-        if push_to_hub:
-            push_explanations(store.directory, push_to_hub, private=private)
+        try:
+            if push_to_hub:
+                push_explanations(store.directory, push_to_hub, private=private)
+        except SSXAIError as error:  # raised once every process is here: none is left waiting
+            failed_upload = error
     state.wait_for_everyone()
+    if failed_upload:
+        raise failed_upload
     if missing:
         raise SSXAIError(
             f"Shards {missing[:5]} are missing from {store.directory}: processes on several machines need an output "

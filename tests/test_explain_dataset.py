@@ -236,3 +236,17 @@ def test_an_empty_dataset_and_shards_another_machine_kept_are_named(text_model, 
         _explain(text_model, reviews, tmp_path / "out", shard_size=10)
     assert not json.loads((tmp_path / "out" / "manifest.json").read_text())["complete"]
     assert not (tmp_path / "out" / "README.md").exists()
+
+
+def test_a_failed_upload_is_one_clear_error_after_the_shards_are_safe(text_model, reviews, tmp_path, monkeypatch):
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    def offline(api, repo_id, **kwargs):
+        raise OfflineModeIsEnabled("Cannot reach https://huggingface.co: offline mode is enabled.")
+
+    monkeypatch.setattr(HfApi, "create_repo", offline)
+    with pytest.raises(SSXAIError, match=r"Upload to user/reviews-explained failed: Cannot reach .* offline mode"):
+        _explain(text_model, reviews, tmp_path / "out", push_to_hub="user/reviews-explained")
+    assert len(load_shards(tmp_path / "out")) == len(reviews)  # explained and kept: push again later
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["complete"]
