@@ -250,3 +250,12 @@ def test_a_failed_upload_is_one_clear_error_after_the_shards_are_safe(text_model
         _explain(text_model, reviews, tmp_path / "out", push_to_hub="user/reviews-explained")
     assert len(load_shards(tmp_path / "out")) == len(reviews)  # explained and kept: push again later
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["complete"]
+
+
+def test_a_saved_dataset_streams_as_it_loads(text_model, reviews, tmp_path):
+    from datasets import DatasetDict
+
+    DatasetDict({"train": reviews}).save_to_disk(tmp_path / "saved")
+    loaded = _explain(text_model, str(tmp_path / "saved"), tmp_path / "loaded", shard_size=10)
+    streamed = _explain(text_model, str(tmp_path / "saved"), tmp_path / "streamed", shard_size=10, streaming=True)
+    assert len(loaded) == len(reviews) and streamed.to_list() == loaded.to_list()
