@@ -53,6 +53,7 @@ _EXPORTS = {
     "ScorerTrainer": "training",
     "ScorerTrainingArguments": "training",
     "scorer_loss": "losses",
+    "explain_dataset": "dataset_explanation",
 }
 #: the modules whose import registers what the rest relies on (see the module docstring), imported before the first
 #: public name is handed out

@@ -45,7 +45,7 @@ from hf_ssxai.explainers import get_explainer
 from hf_ssxai.modalities import infer_modality
 from hf_ssxai.modalities.base import class_scores
 from hf_ssxai.modalities.image import probe_size, vision_setting
-from hf_ssxai.modalities.text import special_token_ids_from_config, text_config
+from hf_ssxai.modalities.text_config import special_token_ids_from_config, text_config
 from tests.helpers import training_args
 from tests.tiny_configs import CannotBuild, tiny_config
 

@@ -25,7 +25,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     3: ("modeling", "model_card", "fusion", "training", "data"),  # the model with its scorer, its training, data
     4: ("explainers", "metrics", "visualization"),  # attributions, their measures and their pictures
     5: ("benchmark", "evaluation"),  # every method against every measure
-    6: ("pipelines", "demo"),  # raw inputs in, explanations out
+    6: ("pipelines", "demo", "dataset_explanation"),  # raw inputs in, explanations out
     7: ("commands", "cli"),  # the hf-ssxai command
 }
 #: the package itself (``hf_ssxai/__init__.py``) is the public facade: it may import any layer, and no module

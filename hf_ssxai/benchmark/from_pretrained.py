@@ -7,12 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datasets import Dataset, Value
 
 from ..data.loading import load_dataset_splits
+from ..data.parallel import process_device
 from ..data.preprocess import truncation_length
 from ..data.row_filter import matching_rows
 from ..errors import InvalidInputError
 from ..explainers import Explainer, check_methods
 from ..modalities import EvidenceReading
-from ..modeling import AutoModelWithScorer, default_device
+from ..modeling import AutoModelWithScorer
 from .batching import dataset_to_batch, draw_samples, require_columns
 from .results import BenchmarkResult
 from .runner import needs_baselines, run_benchmark
@@ -98,9 +99,12 @@ def benchmark_from_pretrained(
     which the condition ``where`` holds (:mod:`hf_ssxai.data.row_filter`, e.g. ``"label != 'neutral'"``) are
     drawn from. ``correct_only`` marks the result so that its report puts the rows the classifier gets right
     first, then all evaluated rows (both cuts; :meth:`BenchmarkResult.correct`); it needs labels.
+
+    Under ``accelerate launch`` the processes share the samples (:func:`run_benchmark`), each on its own device
+    unless ``device`` names one; every process returns the whole result.
     """
     model = AutoModelWithScorer.from_pretrained(model_name_or_path)
-    model.to(default_device(device))
+    model.to(process_device(device))
     methods = check_methods(methods, model, allow_empty=bool(extra_explainers))
     try:
         columns = model.modality.raw_columns(text=text_column, image=image_column)

@@ -31,6 +31,7 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from ..checkpoint import fingerprint
+from ..data.parallel import gather_shares, my_share
 from ..errors import InvalidInputError, SSXAIError
 from ..explainers import (
     EXPLAINER_NAMES,
@@ -182,6 +183,33 @@ def _coverage(evidence: Any, feature_mask: Any) -> dict[str, torch.Tensor]:
     return {"": rationale_coverage(evidence, feature_mask).cpu()}
 
 
+def _merged(shares: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The processes' shares of a run (in process order: their batches in order) as one: per-sample values, predictions,
+    labels and coverage concatenated, seconds and forwards summed."""
+    shares = [share for share in shares if share["predictions"]]  # with fewer batches than processes, some get none
+
+    def joined(*keys: str) -> list[Any]:
+        parts = []
+        for share in shares:
+            for key in keys:
+                share = share[key]
+            parts.extend(share)
+        return parts
+
+    first = shares[0]
+    return {
+        "values": {
+            name: {metric: joined("values", name, metric) for metric in first["values"][name]}
+            for name in first["values"]
+        },
+        "seconds": {name: sum(share["seconds"][name] for share in shares) for name in first["seconds"]},
+        "forwards": {name: sum(share["forwards"][name] for share in shares) for name in first["forwards"]},
+        "predictions": joined("predictions"),
+        "labels": joined("labels"),
+        "coverage": {group: joined("coverage", group) for group in first["coverage"]},
+    }
+
+
 def needs_baselines(name: str) -> bool:
     """Whether the method registered as ``name`` explains against baseline samples (the SHAP family)."""
     return issubclass(EXPLAINER_REGISTRY.get(name, Explainer), BaselineSetExplainer)
@@ -283,6 +311,10 @@ def run_benchmark(
     Each batch: the prediction is computed once (one no-grad forward, not counted), then every method explains it
     for that target. Cost is the wall clock of ``attribute`` alone (after one untimed warm-up call per method on the
     first batch; the metric engine excluded) and the samples that went through the classifier, per sample.
+
+    Under ``accelerate launch`` (N processes, :mod:`hf_ssxai.data.parallel`) each process measures a contiguous share
+    of the batches and every process returns the whole result, gathered in order: the per-sample values are those of
+    a one-process run; the cost adds up the processes' seconds and forwards.
     """
     if batch_size < 1 or steps < 1:
         raise InvalidInputError(f"batch_size and steps must be positive, got {batch_size} and {steps}.")
@@ -310,7 +342,9 @@ def run_benchmark(
     chunks: dict[str, dict[str, list[torch.Tensor]]] = {name: {} for name in explainers}
     seconds, forwards = dict.fromkeys(explainers, 0.0), dict.fromkeys(explainers, 0)
     predictions, labels, coverage = [], [], []
-    starts = range(0, len(sample_indices), batch_size)
+    # under accelerate launch each process measures its contiguous share of the batches: the same batches as in one
+    # process, so every per-sample value is the same (the tie-breaking draws and padding are per batch)
+    starts = my_share(range(0, len(sample_indices), batch_size))
     with tqdm(total=len(starts) * len(explainers), desc="benchmark", disable=not progress) as bar:
         for start in starts:
             rows = rows_source[start : start + batch_size]
@@ -327,7 +361,7 @@ def run_benchmark(
                 labels.append(torch.as_tensor(rows["label"]))
             for name, explainer in explainers.items():
                 bar.set_postfix_str(name)
-                if start == 0:
+                if start == starts[0]:
                     _timed_attribution(explainer, batch, target, seed)  # warm-up: one-time costs are not timed
                 output, elapsed, samples = _timed_attribution(explainer, batch, target, seed)
                 if not same_features(output.feature_mask, feature_mask):
@@ -351,8 +385,24 @@ def run_benchmark(
                     chunks[name].setdefault(metric, []).append(value)
                 bar.update(1)
 
+    shares = gather_shares(
+        {
+            "values": {
+                name: {metric: torch.cat(parts).tolist() for metric, parts in chunks[name].items()} for name in chunks
+            },
+            "seconds": seconds,
+            "forwards": forwards,
+            "predictions": torch.cat(predictions).tolist() if predictions else [],
+            "labels": torch.cat(labels).tolist() if labels else [],
+            "coverage": {group: torch.cat([c[group] for c in coverage]).tolist() for group in coverage[0]}
+            if coverage
+            else {},
+        }
+    )
+    share = _merged(shares)
+    seconds, forwards = share["seconds"], share["forwards"]
     count = len(sample_indices)
-    predicted = torch.cat(predictions)
+    predicted = torch.tensor(share["predictions"])
     metadata: dict[str, Any] = {
         **_environment(model),
         "num_samples": count,
@@ -367,10 +417,10 @@ def run_benchmark(
         "steps": steps,
         "seed": seed,
         "evidence_column": evidence_column,
-        "accuracy": float((predicted == torch.cat(labels)).float().mean()) if has_labels else None,
+        "accuracy": float((predicted == torch.tensor(share["labels"])).float().mean()) if has_labels else None,
     }
     return BenchmarkResult(
-        values={name: {metric: torch.cat(parts).tolist() for metric, parts in chunks[name].items()} for name in chunks},
+        values=share["values"],
         cost={
             name: {"ms_per_sample": 1000 * seconds[name] / count, "forwards_per_sample": forwards[name] / count}
             for name in explainers
@@ -378,8 +428,6 @@ def run_benchmark(
         metadata=metadata,
         sample_indices=sample_indices,
         predictions=predicted.tolist(),
-        labels=torch.cat(labels).tolist() if has_labels else [],
-        evidence_coverage={group: torch.cat([c[group] for c in coverage]).tolist() for group in coverage[0]}
-        if coverage
-        else {},
+        labels=share["labels"],
+        evidence_coverage=share["coverage"],
     )

@@ -5,6 +5,7 @@ from .base import Command
 from .benchmark import BenchmarkCommand
 from .demo import DemoCommand
 from .explain import ExplainCommand
+from .explain_dataset import ExplainDatasetCommand
 from .grid_pointing_game import GridPointingGameCommand
 from .push import PushCommand
 from .sanity_check import SanityCheckCommand
@@ -18,6 +19,7 @@ COMMANDS: tuple[type[Command], ...] = (
     GridPointingGameCommand,
     SanityCheckCommand,
     ExplainCommand,
+    ExplainDatasetCommand,
     PushCommand,
 )
 

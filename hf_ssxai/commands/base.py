@@ -70,3 +70,22 @@ METHODS_HELP = (
     "the classifier; an unknown name lists them all)"
 )
 DEVICE_HELP = "torch device (default: cuda if available, else cpu)"
+#: the help of the ``--dataset`` of the commands that read a split by name (benchmark, explain-dataset)
+DATASET_HELP = (
+    "a Hub dataset id, a local folder (data files, or one subfolder of images per class) or one local "
+    ".csv/.tsv/.json/.jsonl/.parquet file (which then is the split read)"
+)
+
+
+def add_launch_options(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--quiet``, the options of the commands that run under ``accelerate launch`` too."""
+    parser.add_argument("--device", help=DEVICE_HELP)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def quiet_datasets(args: argparse.Namespace) -> None:
+    """Silence ``datasets``' progress bars with ``--quiet``."""
+    if args.quiet:
+        import datasets  # lazy: keeps --help quick
+
+        datasets.disable_progress_bars()

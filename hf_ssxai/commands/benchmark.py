@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from .base import DEVICE_HELP, METHODS_HELP, Command, call_with_options, method_list
+from .base import (
+    DATASET_HELP,
+    METHODS_HELP,
+    Command,
+    add_launch_options,
+    call_with_options,
+    method_list,
+    quiet_datasets,
+)
 
 
 class BenchmarkCommand(Command):
@@ -14,7 +22,8 @@ class BenchmarkCommand(Command):
         "Explain the same samples with every method (target: the classifier's prediction), measure every map on "
         "the same features (padding and special tokens excluded) and write DIR/results.json (per-sample values, "
         "summary, cost, metadata), DIR/results.md (table: mean ± std, best per column in bold; Pareto statement; "
-        "setup) and DIR/radar.png. Works offline with local checkpoints and data files."
+        "setup) and DIR/radar.png. Works offline with local checkpoints and data files. Under `accelerate launch` "
+        "the processes share the samples and the main process writes the one report."
     )
     epilog = (
         "Examples:\n"
@@ -25,6 +34,7 @@ class BenchmarkCommand(Command):
         "  hf-ssxai benchmark --model ./vit-checkpoint --dataset ./images --split validation\n"
         "  hf-ssxai benchmark --model ./checkpoint --dataset tweets.csv --evidence-column selected_text "
         "--where \"sentiment != 'neutral'\" --correct-only\n"
+        "  accelerate launch --num_processes 4 -m hf_ssxai.cli benchmark --model ./checkpoint --dataset data/test.tsv\n"
     )
 
     @classmethod
@@ -37,8 +47,7 @@ class BenchmarkCommand(Command):
         parser.add_argument(
             "--dataset",
             required=True,
-            help="a Hub dataset id, a local folder (data files, or one subfolder of images per class) or one local "
-            ".csv/.tsv/.json/.jsonl/.parquet file (which then is the evaluated split)",
+            help=DATASET_HELP,
         )
         parser.add_argument("--split", default="test", help="the split to evaluate (default: test)")
         parser.add_argument(
@@ -98,22 +107,21 @@ class BenchmarkCommand(Command):
         )
         parser.add_argument("--output-dir", default="benchmark_output", help="default: benchmark_output")
         parser.add_argument("--seed", type=int, default=0, help="seed of sample draws and methods (default: 0)")
-        parser.add_argument("--device", help=DEVICE_HELP)
-        parser.add_argument("--quiet", action="store_true", help="no progress bars")
+        add_launch_options(parser)
 
     @classmethod
     def run(cls, args: argparse.Namespace) -> int:
         # lazy: the benchmark imports captum, datasets and matplotlib (keeps --help quick)
-        import datasets
-
         from ..benchmark import benchmark_from_pretrained, report_markdown, write_report
+        from ..data.parallel import end_processes
 
-        if args.quiet:
-            datasets.disable_progress_bars()
+        quiet_datasets(args)
         methods, progress = method_list(args.methods), not args.quiet
         result = call_with_options(
             benchmark_from_pretrained, args, args.model, args.dataset, methods=methods, progress=progress
         )
+        if not end_processes():  # under accelerate launch every process holds the result: the main one reports
+            return 0
         paths = write_report(result, args.output_dir)
         print(report_markdown(result))  # both cuts of the rows with --correct-only
         print("\nWrote " + ", ".join(str(path) for path in paths.values()))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datasets import ClassLabel, Dataset, DatasetDict, load_dataset, load_from_disk
+from datasets import ClassLabel, Dataset, DatasetDict, IterableDatasetDict, load_dataset, load_from_disk
 from datasets.exceptions import DatasetsError
 
 from ..errors import InvalidInputError
@@ -106,30 +106,40 @@ def standardize_columns(dataset: Dataset, spec: DataSpec) -> Dataset:
     return dataset.rename_columns({k: v for k, v in renames.items() if k != v})
 
 
-def load_source(spec: DataSpec) -> DatasetDict:
-    """Every split of the source as it is; ``datasets`` errors (not found, offline, unreadable files) become
-    :class:`InvalidInputError`."""
+def load_source(spec: DataSpec, streaming: bool = False) -> DatasetDict | IterableDatasetDict:
+    """Every split of the source as it is (``streaming``: as iterable datasets read as they are consumed);
+    ``datasets`` errors (not found, offline, unreadable files) become :class:`InvalidInputError`."""
     try:
         if spec.from_disk:
             source = load_from_disk(spec.path)
-            return DatasetDict({"train": source}) if isinstance(source, Dataset) else source
+            source = DatasetDict({"train": source}) if isinstance(source, Dataset) else source
+            if streaming:
+                return IterableDatasetDict({split: part.to_iterable_dataset() for split, part in source.items()})
+            return source
         if isinstance(spec.data_files, dict):  # one load per split: local files may name their columns differently
-            return DatasetDict(
-                {
-                    split: load_dataset(spec.path, spec.name, data_files={split: files}, **spec.load_kwargs)[split]
-                    for split, files in spec.data_files.items()
-                }
-            )
+            splits = {
+                split: load_dataset(
+                    spec.path, spec.name, data_files={split: files}, streaming=streaming, **spec.load_kwargs
+                )[split]
+                for split, files in spec.data_files.items()
+            }
+            return IterableDatasetDict(splits) if streaming else DatasetDict(splits)
         return load_dataset(
-            spec.path, spec.name, data_files=spec.data_files, data_dir=spec.data_dir, **spec.load_kwargs
+            spec.path,
+            spec.name,
+            data_files=spec.data_files,
+            data_dir=spec.data_dir,
+            streaming=streaming,
+            **spec.load_kwargs,
         )
     except (DatasetsError, OSError, ValueError) as error:
         raise InvalidInputError(f"Could not load dataset {spec.path!r}: {error}") from error
 
 
-def load_dataset_splits(name_or_path: str, split: str) -> DatasetDict:
-    """All splits of a dataset named as :meth:`DataSpec.from_source` takes it, which must have ``split``."""
-    splits = load_source(DataSpec.from_source(name_or_path, split))
+def load_dataset_splits(name_or_path: str, split: str, streaming: bool = False) -> DatasetDict | IterableDatasetDict:
+    """All splits of a dataset named as :meth:`DataSpec.from_source` takes it, which must have ``split``;
+    ``streaming`` reads them as they are consumed (iterable datasets: memory does not grow with the rows)."""
+    splits = load_source(DataSpec.from_source(name_or_path, split), streaming=streaming)
     if split not in splits:
         raise InvalidInputError(f"Dataset {name_or_path!r} has no split {split!r}; its splits: {', '.join(splits)}.")
     return splits

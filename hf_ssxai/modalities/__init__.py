@@ -5,7 +5,7 @@ A new modality is one new module here: a :class:`Modality` subclass (or :class:`
 """
 
 from ..registry import MODALITY_REGISTRY
-from .base import ALL_MASKED, Modality, ModalityCard, SingleModality, each_map, first_map
+from .base import ALL_MASKED, MAP_FORMATS, Modality, ModalityCard, SingleModality, each_map, first_map
 from .evidence import EvidenceReading
 from .image import ImageModality
 from .multimodal import MultimodalModality
@@ -15,6 +15,7 @@ from .text_image import TextImageModality
 
 __all__ = [
     "ALL_MASKED",
+    "MAP_FORMATS",
     "EvidenceReading",
     "MODALITY_REGISTRY",
     "ImageModality",

@@ -43,6 +43,9 @@ CONVERT_FIRST = (
 ALL_MASKED = "all"
 #: what a classifier raises when it cannot run on the probe (it needs other inputs, or other sizes)
 PROBE_FAILURES = (RuntimeError, ValueError, TypeError, IndexError, KeyError, AttributeError, NotImplementedError)
+#: how an explained dataset stores a map over pixels: a float16 array, or an 8-bit greyscale PNG (both at the
+#: processed resolution; see :meth:`Modality.explanation_columns`)
+MAP_FORMATS = ("float16", "png")
 #: ``masked(part, maskable, feature_mask)``: a random masking of one part's maskable tensor (masking augmentation)
 Masking = Callable[["Modality", torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -332,6 +335,15 @@ class Modality(ABC):
     ) -> list[dict[str, Any]]:
         """The explanation part of each result, from :meth:`prepare_inputs`'s ``context`` and the model's maps
         (float32 on the CPU)."""
+
+    def explanation_columns(self, explanation: dict[str, Any], map_format: str) -> dict[str, Any]:
+        """One input's explanation (an item of :meth:`explanations`) as the columns of its row in an explained
+        dataset (:func:`hf_ssxai.explain_dataset`); ``map_format`` (one of :data:`MAP_FORMATS`) says how a map over
+        pixels is stored. By default every field, tensors as float32 arrays."""
+        return {
+            key: value.float().numpy() if isinstance(value, torch.Tensor) else value
+            for key, value in explanation.items()
+        }
 
     def item_maps(self, context: Any, attributions: Any, feature_mask: Any) -> tuple[Any, Any]:
         """One input's maps from its row of a batch the pipeline padded together from inputs prepared one by one

@@ -373,5 +373,14 @@ class ImageModality(SingleModality):
             results.append({"attributions": attributions[index], "map": resized[0, 0].numpy()})
         return results
 
+    def explanation_columns(self, explanation: dict[str, Any], map_format: str) -> dict[str, Any]:
+        """The map at the processed resolution, as a float16 array or an 8-bit greyscale PNG (0 -> black, 1 ->
+        white); the map resized to the image's own size is left out (rebuild it from the image if needed)."""
+        scores = explanation["attributions"].float()
+        if map_format == "png":
+            pixels = (scores.clamp(0.0, 1.0) * 255).round().to(torch.uint8).numpy()
+            return {"map": Image.fromarray(pixels, mode="L")}
+        return {"map": scores.numpy().astype("float16")}
+
 
 register_modality(ImageModality())

@@ -169,6 +169,14 @@ class MultimodalModality(Modality):
         }
         return {name: maps for name, (maps, _) in cut.items()}, {name: mask for name, (_, mask) in cut.items()}
 
+    def explanation_columns(self, explanation: dict[str, Any], map_format: str) -> dict[str, Any]:
+        """Each part's columns, named ``<part>_<column>`` (``text_words``, ``image_map``)."""
+        return {
+            f"{name}_{column}": value
+            for name, part in self.parts.items()
+            for column, value in part.explanation_columns(explanation[name], map_format).items()
+        }
+
     def explanations(
         self, context: Any, attributions: Any, feature_mask: Any, offset: int, max_length: int | None
     ) -> list[dict[str, Any]]:

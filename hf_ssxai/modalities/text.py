@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,6 +25,15 @@ from ..scorers import TextScorer
 from .base import CONVERT_FIRST, Masking, Modality, ModalityCard, SingleModality, check_transformers_classifier
 from .evidence import EvidenceReading, decode_cell, feature_flags, quote, row_error
 from .registry import register_modality
+from .text_config import (
+    first_token_id,
+    framing_token_ids,
+    model_max_length,
+    position_limit,
+    special_token_ids,
+    special_token_ids_from_config,
+    text_config,
+)
 from .text_evidence import TEXT_EVIDENCE_FORMATS, text_evidence_masks
 from .word_embeddings import (
     embed,
@@ -40,43 +50,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SPECIAL_TOKEN_ATTRIBUTES = ("pad_token_id", "bos_token_id", "eos_token_id", "cls_token_id", "sep_token_id")
 #: tokens of the probe that :meth:`TextModality.attach` runs (with a start and an end token where the config has them)
 PROBE_TOKENS = 8
-
-
-def text_config(classifier_config: Any) -> Any:
-    """The section of a classifier config that describes its text (``text_config`` of a nested config)."""
-    getter = getattr(classifier_config, "get_text_config", None)
-    return getter() if callable(getter) else getattr(classifier_config, "text_config", classifier_config)
-
-
-def special_token_ids_from_config(classifier_config: Any) -> list[int]:
-    """Special token ids a classifier config names, its text section's included (used without a tokenizer)."""
-    ids: set[int] = set()
-    for section in {id(c): c for c in (classifier_config, text_config(classifier_config))}.values():
-        for attribute in SPECIAL_TOKEN_ATTRIBUTES:
-            value = getattr(section, attribute, None)
-            values = value if isinstance(value, (list, tuple)) else [value]
-            ids.update(v for v in values if isinstance(v, int) and v >= 0)
-    return sorted(ids)
-
-
-def position_limit(classifier_config: Any) -> int | None:
-    """The longest sequence the classifier's position embeddings take; None when there is no limit (XLNet says
-    -1, relative-position models say nothing)."""
-    limit = getattr(text_config(classifier_config), "max_position_embeddings", None)
-    return limit if isinstance(limit, int) and limit > 0 else None
-
-
-def _token(section: Any, *names: str) -> int | None:
-    """The first of the token ids ``names`` that the config section sets (the first of a list of them)."""
-    for name in names:
-        value = getattr(section, name, None)
-        value = value[0] if isinstance(value, (list, tuple)) and value else value
-        if isinstance(value, int) and value >= 0:
-            return value
-    return None
 
 
 class EncoderDecoderHiddenStates(tuple):
@@ -91,36 +66,6 @@ class EncoderDecoderHiddenStates(tuple):
         states = super().__new__(cls, (*encoder, *decoder))
         states.encoder_layers = len(encoder)
         return states
-
-
-def special_token_ids(classifier_config: Any, tokenizer: Any = None) -> list[int]:
-    """The tokenizer's special token ids; without a tokenizer those the classifier config names (with a warning)."""
-    if tokenizer is not None and hasattr(tokenizer, "all_special_ids"):
-        return sorted(set(tokenizer.all_special_ids))
-    ids = special_token_ids_from_config(classifier_config)
-    logger.warning(
-        "No tokenizer given: special tokens are taken from the classifier config (%s). Pass "
-        "processor=tokenizer so [CLS]/[SEP]-like tokens are never scored.",
-        ids,
-    )
-    return ids
-
-
-def model_max_length(tokenizer: Any, classifier_config: Any) -> int | None:
-    """The longest text the tokenizer and the classifier's (text encoder's) position embeddings both allow; a
-    text-image recipe sets its tokenizer's ``model_max_length`` to the length it trained with."""
-    limits = (getattr(tokenizer, "model_max_length", None), position_limit(classifier_config))
-    limits = [limit for limit in limits if isinstance(limit, int)]
-    return min(limits) if limits else None
-
-
-def framing_token_ids(tokenizer: Any) -> torch.Tensor | None:
-    """The ids of the tokens a tokenizer adds around a text or pads it with ([CLS], [SEP], <s>, </s>, [PAD]): no
-    evidence can lie there. None without a tokenizer."""
-    if not hasattr(tokenizer, "pad"):
-        return None
-    ids = {getattr(tokenizer, attribute, None) for attribute in SPECIAL_TOKEN_ATTRIBUTES}
-    return torch.tensor(sorted(i for i in ids if isinstance(i, int) and i >= 0), dtype=torch.long)
 
 
 def pad_rows(rows: Sequence[Sequence[Any]], value: int, left: bool) -> torch.Tensor:
@@ -190,7 +135,10 @@ class TextModality(SingleModality):
         special = set(special_token_ids_from_config(classifier.config))
         vocab_size = vocabulary_size(classifier)
         ordinary = [token for token in range(min(vocab_size, PROBE_TOKENS + len(special))) if token not in special]
-        start, end = _token(section, "bos_token_id", "cls_token_id"), _token(section, "eos_token_id", "sep_token_id")
+        start, end = (
+            first_token_id(section, "bos_token_id", "cls_token_id"),
+            first_token_id(section, "eos_token_id", "sep_token_id"),
+        )
         ends = [token for token in (start, end) if token is not None]
         limit = position_limit(classifier.config)
         body = ordinary[: PROBE_TOKENS if limit is None else max(1, min(PROBE_TOKENS, limit - len(ends)))]
@@ -492,6 +440,17 @@ class TextModality(SingleModality):
                 }
             )
         return results
+
+    def explanation_columns(self, explanation: dict[str, Any], map_format: str) -> dict[str, Any]:
+        """Tokens and words with their scores (float32), and whether the text was truncated; the map over every
+        token (``attributions``, special tokens included) is left out: ``token_scores`` holds its valid part."""
+        return {
+            "tokens": explanation["tokens"],
+            "token_scores": np.asarray(explanation["token_scores"], dtype=np.float32),
+            "words": explanation["words"],
+            "word_scores": np.asarray(explanation["word_scores"], dtype=np.float32),
+            "truncated": explanation["truncated"],
+        }
 
 
 register_modality(TextModality())

@@ -30,7 +30,8 @@ from .base import ALL_MASKED, ModalityCard
 from .image import ImageModality, _as_pair, image_mode
 from .multimodal import MultimodalModality
 from .registry import register_modality
-from .text import TextModality, special_token_ids
+from .text import TextModality
+from .text_config import special_token_ids
 
 if TYPE_CHECKING:
     from datasets import Dataset
