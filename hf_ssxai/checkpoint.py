@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,12 @@ def fingerprint(module: nn.Module) -> str:
         hasher.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
         hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return hasher.hexdigest()
+
+
+def state_dict_part(state_dict: Mapping[str, torch.Tensor] | None, prefix: str) -> dict[str, torch.Tensor] | None:
+    """The entries of ``state_dict`` under ``prefix`` (e.g. ``"scorer."``), without it; None when there are none."""
+    part = {name[len(prefix) :]: tensor for name, tensor in (state_dict or {}).items() if name.startswith(prefix)}
+    return part or None
 
 
 def hub_repo_id(name: str | os.PathLike | None) -> str | None:
