@@ -1,5 +1,6 @@
-"""Activation checkpointing of the frozen classifier's masked forward: same loss and gradients, far fewer activations
-kept for the backward (measured by the bytes autograd saves), in eval mode, and switched on by TrainingArguments."""
+"""Large classifiers: activation checkpointing of the frozen classifier's masked forward keeps the loss and the
+gradients and far fewer activations for the backward (measured by the bytes autograd saves), in eval mode, switched on
+by TrainingArguments; a bf16 classifier trains in bf16 and reloads as it was."""
 
 import pytest
 import torch
@@ -105,3 +106,34 @@ def test_a_classifier_without_checkpointable_layers_is_refused_clearly():
 def test_fsdp_wraps_each_classifier_layer():
     model = AutoModelWithScorer.from_classifier(_classifier("qwen2"), SCORER)
     assert model._no_split_modules == ["Qwen2DecoderLayer"]
+
+
+def test_a_bf16_classifier_trains_in_bf16_with_checkpointing_and_reloads_as_it_was(tmp_path):
+    """bf16 throughout: the frozen classifier stored in bf16, the scorer's weights in float32 under bf16 autocast
+    (TrainingArguments(bf16=True)); the checkpoint keeps both dtypes and reproduces the trained model's outputs."""
+    model = AutoModelWithScorer.from_classifier(_classifier("bert").to(torch.bfloat16), SCORER)
+    args = TrainingArguments(
+        tmp_path,
+        bf16=True,
+        activation_checkpointing=True,
+        use_cpu=True,
+        report_to="none",
+        max_steps=3,
+        learning_rate=2e-3,
+        save_strategy="steps",
+        save_steps=3,
+    )
+    torch.manual_seed(0)
+    train = [{"input_ids": torch.randint(5, 100, (12,)), "attention_mask": torch.ones(12, dtype=torch.long)}] * 8
+    ScorerTrainer(model=model, args=args, train_dataset=train).train()
+    reloaded = AutoModelWithScorer.from_pretrained(tmp_path / "checkpoint-3")
+    assert {p.dtype for p in reloaded.classifier.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in reloaded.scorer.parameters()} == {torch.float32}
+    trained = model.scorer.state_dict()
+    assert all(torch.equal(tensor, trained[name]) for name, tensor in reloaded.scorer.state_dict().items())
+    batch = {"input_ids": torch.randint(5, 100, (3, 16))}
+    # accelerate runs the trained model's forward under bf16 autocast from here on: compare under the same
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected, actual = model.eval()(**batch), reloaded(**batch)
+    assert torch.equal(expected.logits, actual.logits)
+    assert torch.equal(expected.attributions, actual.attributions)
