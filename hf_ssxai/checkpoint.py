@@ -34,6 +34,7 @@ from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
+from torch.distributed.tensor import DTensor
 
 from .configuration import ScorerConfig
 from .errors import CheckpointError, FingerprintMismatchError, UnsafeCheckpointError
@@ -51,10 +52,12 @@ PICKLE_WEIGHTS_NAMES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth
 def fingerprint(module: nn.Module) -> str:
     """A hash of every tensor in the module's state dict (names, dtypes, shapes and bytes).
 
-    Two classifiers share a fingerprint only if they hold the same weights in the same dtype.
+    Two classifiers share a fingerprint only if they hold the same weights in the same dtype. Parameters sharded by
+    FSDP are gathered whole first (a collective: every process must call this then).
     """
     hasher = hashlib.blake2b(digest_size=16)
     for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
         tensor = tensor.detach().to("cpu").contiguous()
         hasher.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
         hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
