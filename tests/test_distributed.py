@@ -94,3 +94,20 @@ def test_checkpoints_hold_the_full_scorer_and_resume_exactly(setup, tmp_path):
     assert uninterrupted.keys() == continued.keys()
     for name, tensor in uninterrupted.items():
         torch.testing.assert_close(continued[name], tensor, rtol=0, atol=1e-6, msg=name)
+
+
+def test_save_pretrained_writes_the_state_dict_it_is_given(tmp_path):
+    """What ScorerTrainer._save relies on: the full weights Trainer gathered are saved, not the module's own tensors
+    (which are shards under FSDP and ZeRO-3); a part the state dict lacks comes from the module."""
+    spec = importlib.util.spec_from_file_location("check_distributed", ROOT / "recipes" / "check_distributed.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    model, _ = script.build_model()
+    gathered = {name: tensor + 1 for name, tensor in model.state_dict().items() if name.startswith("scorer.")}
+    model.save_pretrained(tmp_path / "full", state_dict=gathered)
+    saved = load_file(tmp_path / "full" / "scorer" / "model.safetensors")
+    assert saved.keys() == {name.removeprefix("scorer.") for name in gathered}
+    assert all(torch.equal(saved[name.removeprefix("scorer.")], tensor) for name, tensor in gathered.items())
+    # the classifier came from the module: it loads against the fingerprint the scorer was trained with
+    reloaded = AutoModelWithScorer.from_pretrained(tmp_path / "full")
+    assert torch.equal(reloaded.scorer.state_dict()["to_logit.bias"], gathered["scorer.to_logit.bias"])
