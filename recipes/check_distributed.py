@@ -21,6 +21,7 @@ import torch
 from accelerate import PartialState
 from accelerate.utils import DistributedType
 from safetensors.torch import save_file
+from torch.distributed.tensor import DTensor
 from transformers import BertConfig, BertForSequenceClassification, DataCollatorWithPadding
 
 from hf_ssxai import AutoModelWithScorer, ScorerConfig, ScorerTrainer, ScorerTrainingArguments
@@ -54,6 +55,13 @@ def allow_fsdp_on_cpu() -> None:
     that AcceleratorState takes the FSDP branch; the device stays the CPU. For this check only."""
     state = PartialState(cpu=True)
     state.distributed_type = DistributedType.MULTI_GPU
+
+
+def sharded_parameters(model: torch.nn.Module) -> str:
+    """How many of the model's parameters this process holds only a shard of (FSDP's DTensors, ZeRO-3's partitions)."""
+    parameters = list(model.parameters())
+    sharded = [p for p in parameters if isinstance(p, DTensor) or p.numel() < getattr(p, "ds_numel", 0)]
+    return f"{len(sharded)} of {len(parameters)}"
 
 
 def main() -> None:
@@ -95,6 +103,7 @@ def main() -> None:
     )
     trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
     print(f"distributed type: {trainer.accelerator.distributed_type}")
+    print(f"sharded parameters: {sharded_parameters(trainer.accelerator.unwrap_model(trainer.model))}")
 
     # the outputs of the model as trained, computed by the (possibly sharded) distributed model on every rank
     trained = trainer.model_wrapped

@@ -8,7 +8,9 @@ outputs the distributed model gave; the resumed run must end where the uninterru
 """
 
 import importlib.util
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -40,9 +42,17 @@ def _free_port() -> int:
 
 def _two_process_config(name: str, folder: Path) -> Path:
     """The shipped ``recipes/accelerate/NAME.yaml`` for two processes, full precision (exact comparisons), on the
-    CPU when there is no GPU."""
+    CPU when there is no GPU. A DeepSpeed config file is copied with ``stage3_param_persistence_threshold: 0``: ZeRO-3
+    keeps parameters below that size whole, which would be all of this tiny model's."""
     config = yaml.safe_load((ROOT / "recipes" / "accelerate" / f"{name}.yaml").read_text())
-    config.update(num_processes=2, mixed_precision="no")
+    config.update(num_processes=2)
+    if "deepspeed_config_file" in config.get("deepspeed_config", {}):
+        deepspeed = json.loads((ROOT / config["deepspeed_config"]["deepspeed_config_file"]).read_text())
+        deepspeed["zero_optimization"]["stage3_param_persistence_threshold"] = 0
+        (folder / f"{name}.json").write_text(json.dumps(deepspeed))
+        config["deepspeed_config"]["deepspeed_config_file"] = str(folder / f"{name}.json")
+    else:
+        config["mixed_precision"] = "no"
     if not torch.cuda.is_available():
         config["use_cpu"] = True
     path = folder / f"{name}.yaml"
@@ -50,7 +60,8 @@ def _two_process_config(name: str, folder: Path) -> Path:
     return path
 
 
-def _launch(config: Path, output: Path, *extra: str) -> None:
+def _launch(config: Path, output: Path, *extra: str) -> str:
+    """Run ``recipes/check_distributed.py`` under ``config``; returns its output."""
     command = [
         sys.executable, "-m", "accelerate.commands.launch",
         "--config_file", str(config),
@@ -65,6 +76,7 @@ def _launch(config: Path, output: Path, *extra: str) -> None:
     assert finished.stdout.count("distributed type: DistributedType.") == 2
     expected = "FSDP" if config.stem == "fsdp" else "DEEPSPEED"
     assert f"distributed type: DistributedType.{expected}" in finished.stdout, "the setup did not take effect"
+    return finished.stdout
 
 
 SETUPS = ["fsdp", pytest.param("zero2", marks=DEEPSPEED), pytest.param("zero3", marks=DEEPSPEED)]
@@ -74,7 +86,12 @@ SETUPS = ["fsdp", pytest.param("zero2", marks=DEEPSPEED), pytest.param("zero3", 
 def test_checkpoints_hold_the_full_scorer_and_resume_exactly(setup, tmp_path):
     config = _two_process_config(setup, tmp_path)
     run, resumed = tmp_path / "run", tmp_path / "resumed"
-    _launch(config, run)
+    output = _launch(config, run)
+    sharded = re.search(r"sharded parameters: (\d+) of (\d+)", output).groups()
+    if setup == "zero2":  # ZeRO-2 partitions gradients and optimizer states only
+        assert sharded[0] == "0", sharded
+    else:  # every parameter (the classifier's and the scorer's) is a shard while training
+        assert sharded[0] == sharded[1] != "0", sharded
 
     probe = load_file(run / "probe.safetensors")
     inputs = {name.removeprefix("input."): tensor for name, tensor in probe.items() if name.startswith("input.")}
