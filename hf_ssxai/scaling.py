@@ -81,7 +81,7 @@ class ScalingMixin:
     @property
     def is_activation_checkpointing(self) -> bool:
         """Whether the classifier's masked forward is checkpointed (:meth:`activation_checkpointing_enable`)."""
-        return any("forward" in vars(module) for module in self.classifier.modules())
+        return any(_is_layer(module) and "forward" in vars(module) for module in self.classifier.modules())
 
     def activation_checkpointing_enable(
         self,

@@ -61,6 +61,12 @@ def test_checkpointing_keeps_the_loss_and_gradients_and_keeps_far_fewer_activati
     # four layers keep only their inputs: well under half of the activations are kept
     assert checkpointed_kept < 0.4 * kept, (checkpointed_kept, kept)
 
+    model.activation_checkpointing_enable(offload=True)  # the kept inputs wait in host memory (here: already there)
+    offloaded_loss, offloaded_gradients, _ = _step(model, batch)
+    assert torch.equal(loss, offloaded_loss)
+    for name, gradient in gradients.items():
+        torch.testing.assert_close(offloaded_gradients[name], gradient, rtol=0, atol=1e-7, msg=name)
+
     model.activation_checkpointing_enable(every_n_layers=2)  # half the layers: in between
     _, _, half_kept = _step(model, batch)
     assert checkpointed_kept < half_kept < kept
