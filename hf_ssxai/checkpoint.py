@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
+from torch.distributed.tensor import DTensor
 from transformers import AutoConfig, PreTrainedModel
 
 from .configuration import ScorerConfig
@@ -53,14 +54,22 @@ PICKLE_WEIGHTS_NAMES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth
 def fingerprint(module: nn.Module) -> str:
     """A hash of every tensor in the module's state dict (names, dtypes, shapes and bytes).
 
-    Two classifiers share a fingerprint only if they hold the same weights in the same dtype.
+    Two classifiers share a fingerprint only if they hold the same weights in the same dtype. Parameters sharded by
+    FSDP are gathered whole first (a collective: every process must call this then).
     """
     hasher = hashlib.blake2b(digest_size=16)
     for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
         tensor = tensor.detach().to("cpu").contiguous()
         hasher.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
         hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return hasher.hexdigest()
+
+
+def state_dict_part(state_dict: Mapping[str, torch.Tensor] | None, prefix: str) -> dict[str, torch.Tensor] | None:
+    """The entries of ``state_dict`` under ``prefix`` (e.g. ``"scorer."``), without it; None when there are none."""
+    part = {name[len(prefix) :]: tensor for name, tensor in (state_dict or {}).items() if name.startswith(prefix)}
+    return part or None
 
 
 def hub_repo_id(name: str | os.PathLike | None) -> str | None:

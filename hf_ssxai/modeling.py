@@ -43,6 +43,7 @@ from .checkpoint import (
     load_scorer_config,
     refuse_pickles,
     resolve_file,
+    state_dict_part,
 )
 from .configuration import ScorerConfig
 from .errors import CheckpointError, ConfigError, InvalidInputError, SSXAIError, UnsafeCheckpointError
@@ -50,6 +51,7 @@ from .losses import ScorerLossOutput, joint_scorer_loss, order_terms, scorer_los
 from .modalities import each_map, get_modality, infer_modality
 from .modalities.base import complete_outputs
 from .model_card import CardBenchmark, build_model_card
+from .scaling import ScalingMixin
 from .targets import check_target, draw_training_classes
 
 logger = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ class ScorerModelOutput(ModelOutput):
     loss_terms: ScorerLossOutput | None = None
 
 
-class AutoModelWithScorer(nn.Module):
+class AutoModelWithScorer(ScalingMixin, nn.Module):
     """A frozen classifier with a trainable scorer; build it with :meth:`from_classifier` or :meth:`from_pretrained`."""
 
     # The loss is a per-batch mean: let Trainer scale it for gradient accumulation as usual.
@@ -306,6 +308,7 @@ class AutoModelWithScorer(nn.Module):
         scorer_only: bool = False,
         is_main_process: bool = True,
         model_card: ModelCard | None = None,
+        state_dict: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
         """Save classifier (root, as transformers does), scorer (``scorer/``) and model card (``README.md``),
         safetensors only.
@@ -315,7 +318,9 @@ class AutoModelWithScorer(nn.Module):
         just ``scorer/`` and the card (the config names the base classifier, as a PEFT adapter does).
         ``model_card`` replaces the default card (:func:`hf_ssxai.model_card.build_model_card`, titled with the
         folder's name). A base classifier named by a local path is left out of the saved config: only Hub ids go
-        into configs and cards.
+        into configs and cards. ``state_dict`` (keys ``classifier.*`` and ``scorer.*``, as ``self.state_dict()``)
+        is saved instead of the modules' own tensors, as in transformers: the full weights Trainer gathers from
+        sharded (FSDP, ZeRO-3) parameters; a part it lacks is taken from the module.
         """
         if not is_main_process:
             return
@@ -329,14 +334,16 @@ class AutoModelWithScorer(nn.Module):
             config = copy.deepcopy(config)
             config.base_model_name_or_path = None
         card = model_card or build_model_card(config, Path(save_directory).resolve().name, scorer_only=scorer_only)
+        parts = {name: state_dict_part(state_dict, f"{name}.") for name in ("classifier", "scorer")}
         with atomic_directory(save_directory) as staging:
             if not scorer_only:
-                self.classifier.save_pretrained(staging)
+                self.classifier.save_pretrained(staging, state_dict=parts["classifier"])
                 if self.processor is not None:
                     self.processor.save_pretrained(staging)
             scorer_folder = staging / SCORER_SUBFOLDER
             config.save_pretrained(scorer_folder)
-            state = {k: v.detach().contiguous().cpu() for k, v in self.scorer.state_dict().items()}
+            scorer_state = parts["scorer"] or self.scorer.state_dict()
+            state = {k: v.detach().contiguous().cpu() for k, v in scorer_state.items()}
             save_file(state, scorer_folder / SAFE_WEIGHTS_NAME, metadata={"format": "pt"})
             card.save(staging / "README.md")
 

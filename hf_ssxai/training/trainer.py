@@ -19,16 +19,18 @@ from typing import Any
 
 import numpy as np
 import torch
+from accelerate.utils.constants import FSDP_MODEL_NAME
 from torch import nn
 from transformers import EvalPrediction, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..checkpoint import SAFE_WEIGHTS_NAME, SCORER_SUBFOLDER, load_safetensors
-from ..errors import CheckpointError, NonFiniteLossError, UnsupportedClassifierError
+from ..errors import CheckpointError, ConfigError, NonFiniteLossError, UnsupportedClassifierError
 from ..modalities.base import ALL_MASKED
 from ..model_card import build_model_card
 from ..modeling import AutoModelWithScorer
 from .arguments import FINE_TUNING_LEARNING_RATE, ScorerTrainingArguments
+from .sharding import load_full_state_dict
 
 logger = logging.getLogger(__name__)
 #: the file the Trainer writes last into a checkpoint: a checkpoint without a readable one is incomplete
@@ -161,6 +163,12 @@ class ScorerTrainer(Trainer):
             processing_class = model.processor  # pads text batches, and travels with checkpoints
         kwargs.setdefault("compute_metrics", masked_prediction_metrics)
         super().__init__(model, args, data_collator, train_dataset, eval_dataset, processing_class, **kwargs)
+        if self.is_fsdp_enabled and "FULL_STATE_DICT" not in str(self.accelerator.state.fsdp_plugin.state_dict_type):
+            raise ConfigError(
+                "ScorerTrainer writes full checkpoints (the scorer's safetensors, loadable in one process), which FSDP "
+                "gathers only with a full state dict: set fsdp_state_dict_type: FULL_STATE_DICT in the accelerate "
+                "config (recipes/accelerate/fsdp.yaml)."
+            )
         self._logged_terms: dict[str, list[torch.Tensor]] = defaultdict(list)
         self._warned: set[str] = set()
 
@@ -302,12 +310,26 @@ class ScorerTrainer(Trainer):
         return super().train(resume_from_checkpoint, *args, **kwargs)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
-        """Write the checkpoint layout of :meth:`AutoModelWithScorer.save_pretrained` (safetensors only)."""
+        """Write the checkpoint layout of :meth:`AutoModelWithScorer.save_pretrained` (safetensors only).
+
+        ``state_dict`` is what Trainer gathered from sharded parameters (FSDP with a full state dict, DeepSpeed
+        ZeRO-3): the full, unsharded weights, saved in place of the shards the model holds."""
         output_dir = output_dir if output_dir is not None else self.args.output_dir
         model = self.accelerator.unwrap_model(self.model)
-        model.save_pretrained(output_dir, is_main_process=self.args.should_save)
+        model.save_pretrained(output_dir, is_main_process=self.args.should_save, state_dict=state_dict)
         if self.args.should_save and model.processor is None and self.processing_class is not None:
             self.processing_class.save_pretrained(output_dir)
+
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        """As Trainer; without FSDP's pickled copy of the whole model (the frozen classifier included), which
+        resuming does not read: the checkpoint's safetensors hold the same weights."""
+        super()._save_optimizer_and_scheduler(output_dir)
+        if self.is_fsdp_enabled and self.args.should_save:
+            for path in Path(output_dir).glob(f"{FSDP_MODEL_NAME}*"):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
 
     # ------------------------------------------------------------------ the Hub
     def create_model_card(
@@ -351,7 +373,7 @@ class ScorerTrainer(Trainer):
                 "ScorerTrainer checkpoint (or its save was interrupted). Resume from an earlier checkpoint."
             )
         scorer = self.accelerator.unwrap_model(model if model is not None else self.model).scorer
-        scorer.load_state_dict(load_safetensors(weights))
+        load_full_state_dict(scorer, load_safetensors(weights))  # sharded again under FSDP
 
     def _load_best_model(self) -> None:
         self._load_from_checkpoint(self.state.best_model_checkpoint)

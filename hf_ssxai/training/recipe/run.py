@@ -158,8 +158,9 @@ def run_scorer_phase(
     )
     metrics = _summarize(trainer, _evaluation_split(data))
     # every rank's scorer weights, to show data-parallel training kept them identical
-    metrics["fingerprint_per_rank"] = gather_object([fingerprint(trainer.model.scorer)])
-    trainer.model.save_pretrained(output / "model", is_main_process=training.should_save)
+    scorer = trainer.accelerator.unwrap_model(trainer.model).scorer
+    metrics["fingerprint_per_rank"] = gather_object([fingerprint(scorer)])
+    trainer.save_model(output / "model")  # full weights also when FSDP or ZeRO-3 shard them
     return metrics
 
 
