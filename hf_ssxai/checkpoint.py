@@ -1,9 +1,7 @@
 """Checkpoint plumbing: weight fingerprints, safe file lookup (local or Hub), loading a checkpoint's parts (scorer
 config, classifier, processor) and atomic saves.
 
-Only safetensors are ever read, and no code from a checkpoint is ever run. A save is written completely into a
-temporary folder beside the destination and moved into place only once it is whole, so a failure midway leaves the
-previous checkpoint as it was.
+Only safetensors are ever read, and no code from a checkpoint is ever run. Saves are atomic (``hf_ssxai.saving``).
 """
 
 from __future__ import annotations
@@ -12,10 +10,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +31,7 @@ from torch import nn
 
 from .configuration import ScorerConfig
 from .errors import CheckpointError, FingerprintMismatchError, UnsafeCheckpointError
+from .saving import interrupted_saves
 
 if TYPE_CHECKING:
     from .modalities import Modality
@@ -171,36 +166,30 @@ def load_safetensors(path: str) -> dict[str, torch.Tensor]:
         ) from error
 
 
-@contextmanager
-def atomic_directory(destination: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder; once the block succeeds, move its files into ``destination``.
-
-    Files already in ``destination`` that the new save does not write are left alone, except weight
-    files (``*.safetensors`` and their index) in the folders the save writes, which would otherwise
-    mix an old sharded checkpoint with the new one.
-    """
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.saving-", dir=destination.parent))
-    try:
-        yield staging
-        for folder in sorted({p.parent for p in staging.rglob("*") if p.is_file()}):
-            target_folder = destination / folder.relative_to(staging)
-            if target_folder.is_dir():
-                for stale in [*target_folder.glob("*.safetensors"), *target_folder.glob("*.safetensors.index.json")]:
-                    if not (folder / stale.name).exists():
-                        stale.unlink()
-        for source in sorted(p for p in staging.rglob("*") if p.is_file()):
-            target = destination / source.relative_to(staging)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+def report_interrupted_saves(source: str) -> None:
+    """Warn about staging folders an interrupted save left beside a local checkpoint; when the checkpoint itself is
+    missing because of one, raise a :class:`CheckpointError` naming them."""
+    leftovers = interrupted_saves(source)
+    if not leftovers:
+        return
+    names = ", ".join(str(path) for path in leftovers)
+    if not os.path.isdir(source):
+        raise CheckpointError(
+            f"No checkpoint at {source}: a save of it was interrupted and left {names} (a complete checkpoint, old or "
+            "new). Load or rename the one you want to the folder's name, or save again."
+        )
+    logger.warning(
+        "A save of %s that is running or was interrupted left %s; the checkpoint itself is whole. The next "
+        "save_pretrained() there removes what an ended process left, or delete them yourself.",
+        source,
+        names,
+    )
 
 
 def load_scorer_config(source: str, hub: dict[str, Any]) -> ScorerConfig:
     """``scorer/config.json`` of a folder or Hub repo, checked: no custom code (``auto_map``), every field valid, and
     attached (modality and hidden sizes known)."""
+    report_interrupted_saves(source)
     config_file = resolve_file(source, f"{SCORER_SUBFOLDER}/config.json", **hub)
     if config_file is None:
         raise CheckpointError(
@@ -251,6 +240,33 @@ def load_classifier(source: str, modality: Modality, hub: dict[str, Any]) -> nn.
         ) from error
 
 
+def load_base_classifier(
+    source: str, config: ScorerConfig, modality: Modality, hub: dict[str, Any]
+) -> tuple[nn.Module, Any]:
+    """Classifier and processor of the base model a scorer-only checkpoint names, at its pinned revision.
+
+    The base of a local scorer may be a folder; the base of a Hub scorer is looked up on the Hub only: a name that
+    points at local files, or that a folder in the working directory would shadow, is an
+    :class:`UnsafeCheckpointError`.
+    """
+    base = str(config.base_model_name_or_path)
+    if not os.path.isdir(source) and hub_repo_id(base) is None:
+        shadowed = os.path.exists(base) and not os.path.isabs(base) and not base.startswith(("~", "."))
+        problem = (
+            f"names the Hub repository {base!r} as its base classifier, but a local folder of that name "
+            f"({os.path.abspath(base)}) would be loaded in its place"
+            if shadowed
+            else f"names a local path as its base classifier ({base!r}); a downloaded checkpoint may only name a "
+            "Hub repository"
+        )
+        raise UnsafeCheckpointError(
+            f"The Hub scorer {source} {problem}. Pass the classifier yourself: from_pretrained(repo, "
+            "classifier=clf)" + (", or load from another working directory." if shadowed else ".")
+        )
+    base_hub = {**hub, "revision": config.base_model_revision}
+    return load_classifier(base, modality, base_hub), load_processor(base, modality, base_hub)
+
+
 def load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:
     """The tokenizer or image processor saved in a folder or Hub repo, None when there is none."""
     if resolve_file(source, modality.processor_file, **hub) is None:
@@ -260,8 +276,17 @@ def load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:
 
 def check_fingerprint(classifier: nn.Module, expected: str | None, ignore_mismatch: bool) -> None:
     """Refuse (or, with ``ignore_mismatch``, warn about) a classifier whose weights are not those a scorer was trained
-    against (``expected``: the scorer config's fingerprint; None checks nothing)."""
+    against (``expected``: the scorer config's fingerprint). A missing fingerprint is refused (or warned about) too."""
     if expected is None:
+        message = (
+            "The scorer config has no base_model_fingerprint, so nothing shows that this classifier is the one the "
+            "scorer was trained against: a scorer copied from another classifier would explain it wrongly. Use a "
+            "checkpoint written by save_pretrained(), retrain the scorer with from_classifier(), or pass "
+            "ignore_fingerprint_mismatch=True to load anyway."
+        )
+        if not ignore_mismatch:
+            raise FingerprintMismatchError(message)
+        logger.warning(message)
         return
     actual = fingerprint(classifier)
     if actual == expected:

@@ -33,10 +33,10 @@ from transformers.utils import ModelOutput
 from .checkpoint import (
     SAFE_WEIGHTS_NAME,
     SCORER_SUBFOLDER,
-    atomic_directory,
     check_fingerprint,
     fingerprint,
     hub_repo_id,
+    load_base_classifier,
     load_classifier,
     load_processor,
     load_safetensors,
@@ -49,6 +49,7 @@ from .errors import CheckpointError, ConfigError, InvalidInputError, SSXAIError,
 from .losses import ScorerLossOutput, joint_scorer_loss, order_terms, scorer_loss, sharpening_factor
 from .modalities import each_map, get_modality, infer_modality
 from .model_card import CardBenchmark, build_model_card
+from .saving import atomic_directory
 from .targets import check_target, draw_training_classes
 
 logger = logging.getLogger(__name__)
@@ -449,18 +450,7 @@ class AutoModelWithScorer(nn.Module):
             if resolve_file(source, "config.json", **hub) is not None:
                 classifier, processor = load_classifier(source, modality, hub), load_processor(source, modality, hub)
             elif config.base_model_name_or_path:
-                base = config.base_model_name_or_path
-                if not os.path.isdir(source) and hub_repo_id(base) is None:
-                    raise UnsafeCheckpointError(
-                        f"The Hub scorer {source} names a local path as its base classifier ({base!r}); a downloaded "
-                        "checkpoint may only name a Hub repository. Pass the classifier yourself: "
-                        "from_pretrained(repo, classifier=clf)."
-                    )
-                base_hub = {**hub, "revision": config.base_model_revision}
-                classifier, processor = (
-                    load_classifier(base, modality, base_hub),
-                    load_processor(base, modality, base_hub),
-                )
+                classifier, processor = load_base_classifier(source, config, modality, hub)
             else:
                 raise CheckpointError(
                     f"{source} holds only a scorer and its config names no base classifier; pass the "
