@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,6 +273,16 @@ def load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:
     if resolve_file(source, modality.processor_file, **hub) is None:
         return None
     return modality.processor_class.from_pretrained(source, trust_remote_code=False, **hub)
+
+
+def check_weights(tensors: Iterable[tuple[str, torch.Tensor]], where: str) -> None:
+    """Refuse weights that would only ever give NaN: a floating-point tensor holding NaN or Inf."""
+    for name, tensor in tensors:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"{name} in {where} holds NaN or Inf, so every output would be NaN. The file is corrupted or training "
+                "diverged: save or download the checkpoint again, or retrain."
+            )
 
 
 def check_fingerprint(classifier: nn.Module, expected: str | None, ignore_mismatch: bool) -> None:

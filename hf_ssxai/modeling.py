@@ -34,6 +34,7 @@ from .checkpoint import (
     SAFE_WEIGHTS_NAME,
     SCORER_SUBFOLDER,
     check_fingerprint,
+    check_weights,
     fingerprint,
     hub_repo_id,
     load_base_classifier,
@@ -46,6 +47,7 @@ from .checkpoint import (
 )
 from .configuration import ScorerConfig
 from .errors import CheckpointError, ConfigError, InvalidInputError, SSXAIError, UnsafeCheckpointError
+from .finite import require_finite
 from .losses import ScorerLossOutput, joint_scorer_loss, order_terms, scorer_loss, sharpening_factor
 from .modalities import each_map, get_modality, infer_modality
 from .model_card import CardBenchmark, build_model_card
@@ -185,13 +187,15 @@ class AutoModelWithScorer(nn.Module):
 
     def _run_classifier(self, inputs: dict[str, Any], **kwargs) -> Any:
         try:
-            return self.classifier(**inputs, **kwargs, return_dict=True)
+            outputs = self.classifier(**inputs, **kwargs, return_dict=True)
         except (RuntimeError, ValueError, IndexError) as error:
             shapes = {k: tuple(v.shape) for k, v in inputs.items() if isinstance(v, torch.Tensor)}
             raise InvalidInputError(
                 f"{type(self.classifier).__name__} rejected inputs with shapes {shapes}: {error}. "
                 "Prepare inputs with this classifier's tokenizer or image processor."
             ) from error
+        require_finite(outputs.logits, f"The classifier {type(self.classifier).__name__}")
+        return outputs
 
     def forward(
         self,
@@ -226,6 +230,7 @@ class AutoModelWithScorer(nn.Module):
         if config.class_conditional and target_class is None:
             target_class = self._classes_to_explain(outputs.logits, labels, for_loss=wants_loss)
         attributions = self.scorer(features, feature_mask, inputs, target_class)
+        each_map(lambda scores, valid: require_finite(scores, "The scorer", valid=valid), attributions, feature_mask)
         if not wants_loss:
             return ScorerModelOutput(
                 logits=outputs.logits, attributions=attributions, feature_mask=feature_mask, target_class=target_class
@@ -443,6 +448,7 @@ class AutoModelWithScorer(nn.Module):
                 "incomplete. Save it again with save_pretrained()."
             )
         state_dict = load_safetensors(weights_file)
+        check_weights(state_dict.items(), f"the scorer weights {weights_file}")
 
         processor = None
         modality = get_modality(config.modality)
@@ -457,6 +463,7 @@ class AutoModelWithScorer(nn.Module):
                     "classifier yourself: AutoModelWithScorer.from_pretrained(path, classifier=clf)."
                 )
         check_fingerprint(classifier, config.base_model_fingerprint, ignore_fingerprint_mismatch)
+        check_weights(classifier.state_dict().items(), f"the classifier of {source}")
 
         model = cls(classifier, config, processor)
         try:

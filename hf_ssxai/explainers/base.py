@@ -15,6 +15,7 @@ import torch
 from transformers.utils import ModelOutput
 
 from ..errors import UnsupportedClassifierError
+from ..finite import require_finite
 from ..modalities.base import each_map, first_map
 from ..modeling import AutoModelWithScorer
 from ..targets import check_target
@@ -37,6 +38,13 @@ class AttributionOutput(ModelOutput):
     feature_mask: torch.Tensor | None = None
     target: torch.Tensor | None = None
     logits: torch.Tensor | None = None
+
+
+#: what to do when an explainer's map is not finite although the classifier's logits are
+EXPLAINER_FIX = (
+    "its gradients overflowed on these inputs; run it in float32 (load with dtype=torch.float32), check that the "
+    "inputs come from the classifier's own tokenizer or image processor, or use another explainer"
+)
 
 
 class Explainer(ABC):
@@ -70,6 +78,12 @@ class Explainer(ABC):
         feature_mask = self.modality.feature_mask(inputs, self.scorer_config)
         target = self._check_target(target, first_map(feature_mask).shape[0], first_map(feature_mask).device)
         attributions, logits = self._attribute(inputs, feature_mask, target)
+        require_finite(logits, f"The classifier {type(self.classifier).__name__}")
+        each_map(
+            lambda scores, valid: require_finite(scores, f"The {self.name!r} explainer", EXPLAINER_FIX, valid),
+            attributions,
+            feature_mask,
+        )
         if target is None:
             target = logits.argmax(dim=-1)
         return AttributionOutput(

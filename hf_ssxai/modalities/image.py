@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from datasets import Dataset
 
 PROBE_SIDE = 64
+#: the largest pixel value a model takes: processors give a few units, raw 16-bit pixels 65535; more overflows
+MAX_PIXEL_MAGNITUDE = 1e6
 #: layers of a ViT-like classifier the U-Net decoder reads by default: this many, evenly spaced, ending with the last
 UNET_VIT_LAYERS = 4
 
@@ -174,6 +176,12 @@ class ImageModality(SingleModality):
             )
         if not torch.isfinite(pixel_values).all():
             raise InvalidInputError("pixel_values contain NaN or Inf; clean or re-process the images.")
+        if (largest := float(pixel_values.detach().abs().amax())) > MAX_PIXEL_MAGNITUDE:
+            raise InvalidInputError(
+                f"pixel_values reach {largest:.3g}; an image processor gives values within a few units (raw 16-bit "
+                f"pixels stay below {MAX_PIXEL_MAGNITUDE:.0e}), and values this large overflow inside the classifier. "
+                "Prepare the images with the classifier's image processor."
+            )
 
     def feature_mask(self, inputs: dict[str, Any], config: ScorerConfig) -> torch.Tensor:
         pixel_values = inputs["pixel_values"]

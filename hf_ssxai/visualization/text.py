@@ -8,6 +8,7 @@ characters as escapes, so neither can inject markup or terminal commands.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 
 import torch
@@ -28,8 +29,10 @@ Scores = Sequence[float] | torch.Tensor
 
 
 def score_to_rgb(score: float) -> tuple[int, int, int]:
-    """The background colour of ``score``: white at 0, :data:`HIGHLIGHT` at 1, linear in between."""
-    weight = min(max(float(score), 0.0), 1.0)
+    """The background colour of ``score``: white at 0, :data:`HIGHLIGHT` at 1, linear in between; white for NaN
+    (no score: the tooltip or the bracket says ``nan``)."""
+    weight = float(score)
+    weight = 0.0 if math.isnan(weight) else min(max(weight, 0.0), 1.0)
     red, green, blue = (round(255 + weight * (channel - 255)) for channel in HIGHLIGHT)
     return red, green, blue
 

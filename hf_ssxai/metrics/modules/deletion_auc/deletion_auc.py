@@ -2,7 +2,14 @@
 
 import evaluate
 
-from hf_ssxai.metrics.evaluate_support import CURVE_FEATURES, RETURN_PER_SAMPLE_DOC, metric_info, stacked, summarize
+from hf_ssxai.metrics.evaluate_support import (
+    CURVE_FEATURES,
+    RETURN_PER_SAMPLE_DOC,
+    CheckedMetric,
+    metric_info,
+    stacked,
+    summarize,
+)
 from hf_ssxai.metrics.functional import auc
 
 _CITATION = """\
@@ -25,7 +32,7 @@ _KWARGS_DESCRIPTION = f"""Args:
 """
 
 
-class DeletionAuc(evaluate.Metric):
+class DeletionAuc(CheckedMetric):
     """Area under the deletion curve; lower is better."""
 
     def _info(self) -> evaluate.MetricInfo:
