@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import huggingface_hub
 import torch
@@ -29,18 +29,33 @@ from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
+from transformers import AutoConfig
 
 from .configuration import ScorerConfig
-from .errors import CheckpointError, FingerprintMismatchError, UnsafeCheckpointError
+from .errors import CheckpointError, FingerprintMismatchError, SSXAIError, UnsafeCheckpointError
+from .modalities import Modality, get_modality, infer_modality
 from .saving import interrupted_saves
-
-if TYPE_CHECKING:
-    from .modalities import Modality
+from .sizes import (
+    Header,
+    build_on_meta,
+    check_against_header,
+    check_layer_counts,
+    check_parameter_count,
+    read_json_object,
+)
 
 logger = logging.getLogger(__name__)
 
 SCORER_SUBFOLDER = "scorer"
 SAFE_WEIGHTS_NAME = "model.safetensors"
+#: the JSON files a tokenizer or processor is read from
+PROCESSOR_JSON_FILES = (
+    "tokenizer_config.json",
+    "tokenizer.json",
+    "special_tokens_map.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+)
 PICKLE_WEIGHTS_NAMES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "model.ckpt")
 
 
@@ -217,28 +232,93 @@ def load_scorer_config(source: str, hub: dict[str, Any]) -> ScorerConfig:
     return config
 
 
+def _classifier_weight_files(source: str, hub: dict[str, Any]) -> list[str] | None:
+    """Local paths of the classifier's safetensors files (one, or the shards its index names); None when there is
+    no safetensors file."""
+    single = resolve_file(source, SAFE_WEIGHTS_NAME, **hub)
+    if single is not None:
+        return [single]
+    index = resolve_file(source, f"{SAFE_WEIGHTS_NAME}.index.json", **hub)
+    if index is None:
+        return None
+    weight_map = read_json_object(index, "The weights index").get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CheckpointError(f"The weights index {index} has no weight_map; save or download the checkpoint again.")
+    files = [resolve_file(source, str(name), **hub) for name in sorted(set(map(str, weight_map.values())))]
+    if None in files:
+        raise CheckpointError(f"{source} lacks shards its weights index names; save or download it again.")
+    return [file for file in files if file is not None]
+
+
+def _loading_error(source: str, error: Exception) -> CheckpointError:
+    """What transformers raised while reading a classifier or its processor, as a typed error."""
+    if isinstance(error, ValueError) and "trust_remote_code" in str(error):
+        return UnsafeCheckpointError(
+            f"The classifier at {source} needs custom code from the repository; hf_ssxai never runs "
+            "remote code. Use a classifier architecture and processor that transformers ships."
+        )
+    return CheckpointError(
+        f"Cannot load the classifier at {source}: {error}. The files are incomplete, corrupted or do not fit each "
+        "other; save or download the checkpoint again."
+    )
+
+
 def load_classifier(source: str, modality: Modality, hub: dict[str, Any]) -> nn.Module:
     """The classifier of a folder or Hub repo, from safetensors only, with transformers' own classes only, in the
-    dtype it was saved in (its fingerprint is checked against that)."""
-    has_safetensors = any(
-        resolve_file(source, name, **hub) is not None for name in (SAFE_WEIGHTS_NAME, f"{SAFE_WEIGHTS_NAME}.index.json")
-    )
-    if not has_safetensors:
+    dtype it was saved in (its fingerprint is checked against that).
+
+    Its config is checked against the weights file's header first (:mod:`hf_ssxai.sizes`): a config describing
+    another network is refused before anything is allocated.
+    """
+    files = _classifier_weight_files(source, hub)
+    if files is None:
         refuse_pickles(source, "", **hub)
+    config_file = resolve_file(source, "config.json", **hub)
+    if config_file is None:
+        raise CheckpointError(f"{source} has no config.json, so it holds no transformers classifier.")
+    raw_config = read_json_object(config_file, "The classifier config")
+    where = f"The classifier at {source}"
+    header = Header(files or [])
+    if files is not None:
+        check_layer_counts(raw_config, header, where)
+    model_class = modality.auto_model_class  # an Auto class, or one model class (a registered modality's)
+    concrete = getattr(model_class, "config_class", None)
     try:
-        return modality.auto_model_class.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **hub)
-    except ValueError as error:
-        if "trust_remote_code" in str(error):
-            raise UnsafeCheckpointError(
-                f"The classifier at {source} needs custom code from the repository; hf_ssxai never runs "
-                "remote code. Use a classifier architecture that transformers ships."
-            ) from error
-        raise CheckpointError(f"Cannot load the classifier at {source}: {error}") from error
-    except (OSError, SafetensorError) as error:  # unreadable config.json, truncated weights, ...
+        if concrete is None:
+            config = AutoConfig.from_pretrained(source, trust_remote_code=False, **hub)
+        else:
+            config = concrete.from_pretrained(source, **hub)
+    except Exception as error:  # transformers' errors for a config it cannot read: all mean a bad checkpoint
+        raise _loading_error(source, error) from error
+    if files is not None:
+        build = (lambda: model_class(config)) if concrete is not None else (lambda: model_class.from_config(config))
+        check_parameter_count(build_on_meta(build, where), header, where)
+    try:
+        return model_class.from_pretrained(source, config=config, use_safetensors=True, trust_remote_code=False, **hub)
+    except Exception as error:  # size mismatches, unreadable weights, remote code: all typed
+        raise _loading_error(source, error) from error
+
+
+def check_scorer_weights(config: ScorerConfig, modality: Modality, weights_file: str) -> None:
+    """Refuse scorer weights that do not fit the network the scorer config describes (names, shapes, integer weights
+    where the network holds floats), reading only the file's header and building the network on ``meta``."""
+    where = f"The scorer weights {weights_file}"
+    header = Header([weights_file])
+    check_layer_counts({"num_hidden_layers": config.num_hidden_layers}, header, where)
+    check_against_header(build_on_meta(lambda: modality.build_scorer(config), where), header, where)
+
+
+def check_modality(classifier: nn.Module, config: ScorerConfig, source: str) -> None:
+    """Refuse a scorer whose modality the classifier does not take (an image scorer on a text classifier)."""
+    try:
+        taken = get_modality(infer_modality(classifier)).parts
+    except SSXAIError as error:
+        raise CheckpointError(f"The scorer of {source} cannot explain this classifier: {error}") from error
+    if not set(get_modality(str(config.modality)).parts) <= set(taken):
         raise CheckpointError(
-            f"Cannot load the classifier at {source}: {error}. The files are incomplete or corrupted; save or "
-            "download the checkpoint again."
-        ) from error
+            f"The scorer of {source} explains {config.modality} classifiers, but {type(classifier).__name__} takes "
+            f"{', '.join(taken)}. Load the classifier it was trained on."
+        )
 
 
 def load_base_classifier(
@@ -269,10 +349,20 @@ def load_base_classifier(
 
 
 def load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:
-    """The tokenizer or image processor saved in a folder or Hub repo, None when there is none."""
+    """The tokenizer or image processor saved in a folder or Hub repo, None when there is none.
+
+    Its JSON files must each hold a JSON object, and whatever transformers raises reading them is a
+    :class:`CheckpointError` (:class:`UnsafeCheckpointError` where they ask for custom code, which never runs).
+    """
     if resolve_file(source, modality.processor_file, **hub) is None:
         return None
-    return modality.processor_class.from_pretrained(source, trust_remote_code=False, **hub)
+    for name in PROCESSOR_JSON_FILES:
+        if (path := resolve_file(source, name, **hub)) is not None:
+            read_json_object(path, "The processor file")
+    try:
+        return modality.processor_class.from_pretrained(source, trust_remote_code=False, **hub)
+    except Exception as error:  # transformers' and tokenizers' errors for broken files: all mean a bad checkpoint
+        raise _loading_error(source, error) from error
 
 
 def check_weights(tensors: Iterable[tuple[str, torch.Tensor]], where: str) -> None:

@@ -34,6 +34,8 @@ from .checkpoint import (
     SAFE_WEIGHTS_NAME,
     SCORER_SUBFOLDER,
     check_fingerprint,
+    check_modality,
+    check_scorer_weights,
     check_weights,
     fingerprint,
     hub_repo_id,
@@ -223,6 +225,7 @@ class AutoModelWithScorer(nn.Module):
             outputs = self._run_classifier(classifier_inputs, output_hidden_states=True)
         logits = outputs.logits
         target_class = check_target(target_class, len(logits), logits.shape[-1], logits.device, "target_class")
+        labels = check_target(labels, len(logits), logits.shape[-1], logits.device, "labels")
         features = self.modality.scorer_features(
             self.modality.hidden_states(outputs), config.hidden_state_layers, inputs, self.classifier
         )
@@ -447,11 +450,12 @@ class AutoModelWithScorer(nn.Module):
                 f"{source} has scorer/config.json but no scorer/{SAFE_WEIGHTS_NAME}; the checkpoint is "
                 "incomplete. Save it again with save_pretrained()."
             )
+        modality = get_modality(config.modality)
+        check_scorer_weights(config, modality, weights_file)
         state_dict = load_safetensors(weights_file)
         check_weights(state_dict.items(), f"the scorer weights {weights_file}")
 
         processor = None
-        modality = get_modality(config.modality)
         if classifier is None:
             if resolve_file(source, "config.json", **hub) is not None:
                 classifier, processor = load_classifier(source, modality, hub), load_processor(source, modality, hub)
@@ -462,6 +466,7 @@ class AutoModelWithScorer(nn.Module):
                     f"{source} holds only a scorer and its config names no base classifier; pass the "
                     "classifier yourself: AutoModelWithScorer.from_pretrained(path, classifier=clf)."
                 )
+        check_modality(classifier, config, source)
         check_fingerprint(classifier, config.base_model_fingerprint, ignore_fingerprint_mismatch)
         check_weights(classifier.state_dict().items(), f"the classifier of {source}")
 

@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hf_ssxai"
 LAYERS: dict[int, tuple[str, ...]] = {
     1: ("errors", "configuration", "registry", "schema", "version", "finite"),  # configuration and errors
     # what a modality is; pure networks and losses; safe checkpoint files and atomic saves
-    2: ("modalities", "scorers", "losses", "targets", "checkpoint", "saving"),
+    2: ("modalities", "scorers", "losses", "targets", "checkpoint", "saving", "sizes"),
     3: ("modeling", "model_card", "fusion", "training", "data"),  # the model with its scorer, its training, data
     4: ("explainers", "metrics", "visualization"),  # attributions, their measures and their pictures
     5: ("benchmark", "evaluation"),  # every method against every measure

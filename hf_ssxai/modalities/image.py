@@ -53,6 +53,11 @@ def open_image(source: str | os.PathLike | bytes, label: str, mode: str = "RGB")
             return opened.convert(mode)
     except FileNotFoundError:
         raise InvalidInputError(f"Cannot read {label}: no file at {name}. Give a readable image file.") from None
+    except Image.DecompressionBombError as error:
+        raise InvalidInputError(
+            f"Refusing {label}: {name} would decode to more pixels than PIL allows ({error}); it may be a "
+            "decompression bomb. Downscale it first, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+        ) from error
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise InvalidInputError(
             f"Cannot read {label}: {name} is not a readable image ({error}). Give a readable image file."
@@ -269,11 +274,18 @@ class ImageModality(SingleModality):
     def read_image(self, item: Any, mode: str, position: int, within: Modality | None = None) -> Image.Image:
         """Input ``position`` (or its image, inside a multimodal input), a PIL image or an image file, in ``mode``."""
         if isinstance(item, Image.Image):
-            return item.convert(mode)
-        if not isinstance(item, (str, os.PathLike)):
+            image = item.convert(mode)
+        elif isinstance(item, (str, os.PathLike)):
+            image = open_image(item, f"the image {os.fspath(item)!r} (input {position})", mode)
+        else:
             one, many = "a PIL image or an image path", "a PIL image, an image path or a list of them"
             raise self.wrong_input(item, position, within, one, many)
-        return open_image(item, f"the image {os.fspath(item)!r} (input {position})", mode)
+        if image.width == 0 or image.height == 0:
+            raise InvalidInputError(
+                f"Input {position} is an image of {image.width}x{image.height} pixels: there is nothing to explain. "
+                "Give an image at least one pixel wide and high."
+            )
+        return image
 
     def prepare_inputs(
         self, items: list[Any], processor: Any, offset: int, max_length: int | None, within: Modality | None = None
