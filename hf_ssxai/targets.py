@@ -45,7 +45,9 @@ def check_target(
         )
     out_of_range = (target < 0) | (target >= num_classes)
     if out_of_range.any():
-        raise InvalidInputError(f"{name} {target[out_of_range].tolist()} out of range: {valid}.")
+        raise InvalidInputError(
+            f"{name} {target[out_of_range].tolist()} out of range: {name} must lie in [0, {num_classes}); {valid}."
+        )
     return target.long()
 
 

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hf_ssxai"
 
 #: the import layers, bottom-up: a module imports only from its own layer or the layers below
 LAYERS: dict[int, tuple[str, ...]] = {
-    1: ("errors", "configuration", "registry", "schema", "version", "finite"),  # configuration and errors
+    1: ("errors", "configuration", "registry", "schema", "version", "finite", "markup"),  # configuration and errors
     # what a modality is; pure networks and losses; safe checkpoint files and atomic saves
     2: ("modalities", "scorers", "losses", "targets", "checkpoint", "saving", "sizes"),
     3: ("modeling", "model_card", "fusion", "training", "data"),  # the model with its scorer, its training, data
