@@ -153,8 +153,9 @@ class ExplainCommand(Command):
             raise InvalidInputError(f"{args.model} is a {explain.modality} classifier: {fix}.")
         else:
             inputs = images or texts
-        if args.output is not None:
-            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        if args.output is not None and not (folder := Path(args.output).parent).is_dir():
+            folder.mkdir(parents=True)  # documented: --output makes its missing folders, and says so
+            print(f"Created the folder {terminal_text(folder)} for --output", file=sys.stderr)
         # streamed through the pipeline, so the bar moves as each batch is done (shown when there is more than one)
         progress = tqdm(total=len(inputs), desc="explain", unit="input", disable=len(inputs) <= args.batch_size)
         results = []
