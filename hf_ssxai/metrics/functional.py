@@ -91,10 +91,10 @@ def _flatten(attributions: torch.Tensor, feature_mask: torch.Tensor) -> tuple[to
 
 def _check_like(name: str, tensor: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """``tensor`` flattened to ``[B, F]`` bool after checking it has the shape of ``feature_mask``."""
-    if tensor.shape != feature_mask.shape:
+    if tensor.shape != feature_mask.shape or feature_mask.dim() < 2:
         raise InvalidInputError(
-            f"{name} {tuple(tensor.shape)} must have the shape of feature_mask {tuple(feature_mask.shape)}: one "
-            "value per feature of each sample."
+            f"{name} {tuple(tensor.shape)} must have the shape of feature_mask {tuple(feature_mask.shape)}, "
+            "[batch, *features]: one value per feature of each sample."
         )
     return tensor.flatten(1).bool()
 
