@@ -39,8 +39,8 @@ class Header:
                         self.dtypes[name] = tensor.get_dtype()
             except (SafetensorError, OSError, ValueError) as error:
                 raise CheckpointError(
-                    f"Cannot read {file}: {error}. The file is incomplete or corrupted (truncated?); save or "
-                    "download the checkpoint again."
+                    f"Cannot read {file}: {error}. The file is truncated or corrupted (an incomplete or corrupted "
+                    "download or save); save or download the checkpoint again."
                 ) from error
 
     @property

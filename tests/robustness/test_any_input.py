@@ -13,10 +13,11 @@ from hypothesis.extra.numpy import array_shapes, arrays
 
 from hf_ssxai import AutoModelWithScorer, SSXAIError
 from hf_ssxai.markup import html_text, markdown_text, terminal_text
-from hf_ssxai.metrics import functional
+from hf_ssxai.metrics import compute_perturbations, functional
+from hf_ssxai.pipelines import pipeline
 from hf_ssxai.targets import check_target
 from hf_ssxai.visualization import tokens_to_html, tokens_to_terminal
-from tests.checkpoint_helpers import tiny_image_model
+from tests.checkpoint_helpers import tiny_image_model, tiny_text_model
 
 #: any float32 value, huge and non-finite ones included
 ANY_FLOAT = st.floats(width=32, allow_nan=True, allow_infinity=True)
@@ -129,3 +130,32 @@ def test_the_model_gives_finite_outputs_or_a_typed_error_for_any_pixels(image_mo
 def test_from_pretrained_of_any_path_is_a_typed_error(name):
     with pytest.raises(SSXAIError):
         AutoModelWithScorer.from_pretrained(name)
+
+
+@pytest.fixture(scope="module")
+def text_pipeline(word_tokenizer, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("any_text") / "model"
+    tiny_text_model(word_tokenizer).save_pretrained(folder)
+    return pipeline(str(folder))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(ANY_TEXT, st.text(alphabet=st.characters(categories=["Cs", "Cc", "Zs", "Cf"]), max_size=10)))
+def test_the_pipeline_explains_any_text_or_says_why_not(text_pipeline, text):
+    try:
+        result = text_pipeline(text)
+    except SSXAIError:
+        return
+    assert 0 <= result["score"] <= 1 and all(0 <= score <= 1 for score in result["word_scores"])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(arrays(np.float32, st.tuples(st.just(2), st.sampled_from([15, 16]), st.just(16)), elements=ANY_FLOAT))
+def test_the_perturbation_engine_gives_probabilities_or_a_typed_error_for_any_map(image_model, maps):
+    pixels = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    try:
+        out = compute_perturbations(image_model, {"pixel_values": pixels}, torch.from_numpy(maps), steps=4)
+    except SSXAIError:
+        return
+    for curve in (out.probabilities, out.masked_probabilities, out.deletion_curve, out.insertion_curve):
+        assert torch.isfinite(curve).all() and curve.min() >= 0 and curve.max() <= 1
