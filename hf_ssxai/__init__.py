@@ -28,6 +28,7 @@ _EXPORTS = {
     "FingerprintMismatchError": "errors",
     "InvalidInputError": "errors",
     "NonFiniteLossError": "errors",
+    "NonFiniteOutputError": "errors",
     "SSXAIError": "errors",
     "UnknownKeyError": "errors",
     "UnsafeCheckpointError": "errors",

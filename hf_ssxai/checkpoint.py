@@ -1,9 +1,7 @@
 """Checkpoint plumbing: weight fingerprints, safe file lookup (local or Hub), loading a checkpoint's parts (scorer
 config, classifier, processor) and atomic saves.
 
-Only safetensors are ever read, and no code from a checkpoint is ever run. A save is written completely into a
-temporary folder beside the destination and moved into place only once it is whole, so a failure midway leaves the
-previous checkpoint as it was.
+Only safetensors are ever read, and no code from a checkpoint is ever run. Saves are atomic (``hf_ssxai.saving``).
 """
 
 from __future__ import annotations
@@ -12,12 +10,9 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import huggingface_hub
 import torch
@@ -39,15 +34,30 @@ from torch.distributed.tensor import DTensor
 from transformers import AutoConfig, PreTrainedModel
 
 from .configuration import ScorerConfig
-from .errors import CheckpointError, FingerprintMismatchError, UnsafeCheckpointError
-
-if TYPE_CHECKING:
-    from .modalities import Modality
+from .errors import CheckpointError, FingerprintMismatchError, SSXAIError, UnsafeCheckpointError
+from .modalities import Modality, get_modality, infer_modality
+from .saving import interrupted_saves
+from .sizes import (
+    Header,
+    build_on_meta,
+    check_against_header,
+    check_layer_counts,
+    check_parameter_count,
+    read_json_object,
+)
 
 logger = logging.getLogger(__name__)
 
 SCORER_SUBFOLDER = "scorer"
 SAFE_WEIGHTS_NAME = "model.safetensors"
+#: the JSON files a tokenizer or processor is read from
+PROCESSOR_JSON_FILES = (
+    "tokenizer_config.json",
+    "tokenizer.json",
+    "special_tokens_map.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+)
 PICKLE_WEIGHTS_NAMES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "model.ckpt")
 
 
@@ -182,14 +192,13 @@ def load_safetensors(path: str) -> dict[str, torch.Tensor]:
         ) from error
 
 
-def classifier_loader(source: str, auto_class: type, hub: dict[str, Any]) -> type:
-    """What loads the classifier at ``source``: ``auto_class`` (its modality's Auto class, or a model class), or the
-    transformers class its config names when that Auto class does not know it (ImageGPT's image classifier reads
+def classifier_class(auto_class: type, config: Any) -> type:
+    """What loads a classifier of ``config``: ``auto_class`` (its modality's Auto class, or a model class), or the
+    transformers class the config names when that Auto class does not know it (ImageGPT's image classifier reads
     token ids, as text classifiers do). Only transformers' own classes: no code from a checkpoint is run."""
     mapping = getattr(auto_class, "_model_mapping", None)
     if mapping is None:
         return auto_class
-    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **hub)
     if type(config) in mapping:
         return auto_class
     for name in config.architectures or ():
@@ -214,36 +223,30 @@ def realign(module: nn.Module) -> None:
                 tensor.data = tensor.data.clone()
 
 
-@contextmanager
-def atomic_directory(destination: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder; once the block succeeds, move its files into ``destination``.
-
-    Files already in ``destination`` that the new save does not write are left alone, except weight
-    files (``*.safetensors`` and their index) in the folders the save writes, which would otherwise
-    mix an old sharded checkpoint with the new one.
-    """
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.saving-", dir=destination.parent))
-    try:
-        yield staging
-        for folder in sorted({p.parent for p in staging.rglob("*") if p.is_file()}):
-            target_folder = destination / folder.relative_to(staging)
-            if target_folder.is_dir():
-                for stale in [*target_folder.glob("*.safetensors"), *target_folder.glob("*.safetensors.index.json")]:
-                    if not (folder / stale.name).exists():
-                        stale.unlink()
-        for source in sorted(p for p in staging.rglob("*") if p.is_file()):
-            target = destination / source.relative_to(staging)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+def report_interrupted_saves(source: str) -> None:
+    """Warn about staging folders an interrupted save left beside a local checkpoint; when the checkpoint itself is
+    missing because of one, raise a :class:`CheckpointError` naming them."""
+    leftovers = interrupted_saves(source)
+    if not leftovers:
+        return
+    names = ", ".join(str(path) for path in leftovers)
+    if not os.path.isdir(source):
+        raise CheckpointError(
+            f"No checkpoint at {source}: a save of it was interrupted and left {names} (a complete checkpoint, old or "
+            "new). Load or rename the one you want to the folder's name, or save again."
+        )
+    logger.warning(
+        "A save of %s that is running or was interrupted left %s; the checkpoint itself is whole. The next "
+        "save_pretrained() there removes what an ended process left, or delete them yourself.",
+        source,
+        names,
+    )
 
 
 def load_scorer_config(source: str, hub: dict[str, Any]) -> ScorerConfig:
     """``scorer/config.json`` of a folder or Hub repo, checked: no custom code (``auto_map``), every field valid, and
     attached (modality and hidden sizes known)."""
+    report_interrupted_saves(source)
     config_file = resolve_file(source, f"{SCORER_SUBFOLDER}/config.json", **hub)
     if config_file is None:
         raise CheckpointError(
@@ -270,44 +273,169 @@ def load_scorer_config(source: str, hub: dict[str, Any]) -> ScorerConfig:
     return config
 
 
+def _classifier_weight_files(source: str, hub: dict[str, Any]) -> list[str] | None:
+    """Local paths of the classifier's safetensors files (one, or the shards its index names); None when there is
+    no safetensors file."""
+    single = resolve_file(source, SAFE_WEIGHTS_NAME, **hub)
+    if single is not None:
+        return [single]
+    index = resolve_file(source, f"{SAFE_WEIGHTS_NAME}.index.json", **hub)
+    if index is None:
+        return None
+    weight_map = read_json_object(index, "The weights index").get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CheckpointError(f"The weights index {index} has no weight_map; save or download the checkpoint again.")
+    files = [resolve_file(source, str(name), **hub) for name in sorted(set(map(str, weight_map.values())))]
+    if None in files:
+        raise CheckpointError(f"{source} lacks shards its weights index names; save or download it again.")
+    return [file for file in files if file is not None]
+
+
+def _loading_error(source: str, error: Exception) -> CheckpointError:
+    """What transformers raised while reading a classifier or its processor, as a typed error."""
+    if isinstance(error, ValueError) and "trust_remote_code" in str(error):
+        return UnsafeCheckpointError(
+            f"The classifier at {source} needs custom code from the repository; hf_ssxai never runs "
+            "remote code. Use a classifier architecture and processor that transformers ships."
+        )
+    return CheckpointError(
+        f"Cannot load the classifier at {source}: {error}. The files are incomplete, corrupted or do not fit each "
+        "other; save or download the checkpoint again."
+    )
+
+
 def load_classifier(source: str, modality: Modality, hub: dict[str, Any]) -> nn.Module:
     """The classifier of a folder or Hub repo, from safetensors only, with transformers' own classes only, in the
-    dtype it was saved in (its fingerprint is checked against that)."""
-    has_safetensors = any(
-        resolve_file(source, name, **hub) is not None for name in (SAFE_WEIGHTS_NAME, f"{SAFE_WEIGHTS_NAME}.index.json")
-    )
-    if not has_safetensors:
+    dtype it was saved in (its fingerprint is checked against that).
+
+    Its config is checked against the weights file's header first (:mod:`hf_ssxai.sizes`): a config describing
+    another network is refused before anything is allocated.
+    """
+    files = _classifier_weight_files(source, hub)
+    if files is None:
         refuse_pickles(source, "", **hub)
+    config_file = resolve_file(source, "config.json", **hub)
+    if config_file is None:
+        raise CheckpointError(f"{source} has no config.json, so it holds no transformers classifier.")
+    raw_config = read_json_object(config_file, "The classifier config")
+    where = f"The classifier at {source}"
+    header = Header(files or [])
+    if files is not None:
+        check_layer_counts(raw_config, header, where)
+    model_class = modality.auto_model_class  # an Auto class, or one model class (a registered modality's)
+    concrete = getattr(model_class, "config_class", None)
     try:
-        loader = classifier_loader(source, modality.auto_model_class, hub)
-        classifier = loader.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **hub)
-    except ValueError as error:
-        if "trust_remote_code" in str(error):
-            raise UnsafeCheckpointError(
-                f"The classifier at {source} needs custom code from the repository; hf_ssxai never runs "
-                "remote code. Use a classifier architecture that transformers ships."
-            ) from error
-        raise CheckpointError(f"Cannot load the classifier at {source}: {error}") from error
-    except (OSError, SafetensorError) as error:  # unreadable config.json, truncated weights, ...
-        raise CheckpointError(
-            f"Cannot load the classifier at {source}: {error}. The files are incomplete or corrupted; save or "
-            "download the checkpoint again."
-        ) from error
+        if concrete is None:
+            config = AutoConfig.from_pretrained(source, trust_remote_code=False, **hub)
+        else:
+            config = concrete.from_pretrained(source, **hub)
+    except Exception as error:  # transformers' errors for a config it cannot read: all mean a bad checkpoint
+        raise _loading_error(source, error) from error
+    if concrete is None:  # an Auto class: it loads the config's class, or the config names the class to use
+        model_class = classifier_class(model_class, config)
+    is_auto = getattr(model_class, "_model_mapping", None) is not None
+    if files is not None:
+        build = (lambda: model_class.from_config(config)) if is_auto else (lambda: model_class(config))
+        check_parameter_count(build_on_meta(build, where), header, where)
+    try:
+        classifier = model_class.from_pretrained(
+            source, config=config, use_safetensors=True, trust_remote_code=False, **hub
+        )
+    except Exception as error:  # size mismatches, unreadable weights, remote code: all typed
+        raise _loading_error(source, error) from error
     realign(classifier)
     return classifier
 
 
+def check_scorer_weights(config: ScorerConfig, modality: Modality, weights_file: str) -> None:
+    """Refuse scorer weights that do not fit the network the scorer config describes (names, shapes, integer weights
+    where the network holds floats), reading only the file's header and building the network on ``meta``."""
+    where = f"The scorer weights {weights_file}"
+    header = Header([weights_file])
+    check_layer_counts({"num_hidden_layers": config.num_hidden_layers}, header, where)
+    check_against_header(build_on_meta(lambda: modality.build_scorer(config), where), header, where)
+
+
+def check_modality(classifier: nn.Module, config: ScorerConfig, source: str) -> None:
+    """Refuse a scorer whose modality the classifier does not take (an image scorer on a text classifier)."""
+    try:
+        taken = get_modality(infer_modality(classifier)).parts
+    except SSXAIError as error:
+        raise CheckpointError(f"The scorer of {source} cannot explain this classifier: {error}") from error
+    if not set(get_modality(str(config.modality)).parts) <= set(taken):
+        raise CheckpointError(
+            f"The scorer of {source} explains {config.modality} classifiers, but {type(classifier).__name__} takes "
+            f"{', '.join(taken)}. Load the classifier it was trained on."
+        )
+
+
+def load_base_classifier(
+    source: str, config: ScorerConfig, modality: Modality, hub: dict[str, Any]
+) -> tuple[nn.Module, Any]:
+    """Classifier and processor of the base model a scorer-only checkpoint names, at its pinned revision.
+
+    The base of a local scorer may be a folder; the base of a Hub scorer is looked up on the Hub only: a name that
+    points at local files, or that a folder in the working directory would shadow, is an
+    :class:`UnsafeCheckpointError`.
+    """
+    base = str(config.base_model_name_or_path)
+    if not os.path.isdir(source) and hub_repo_id(base) is None:
+        shadowed = os.path.exists(base) and not os.path.isabs(base) and not base.startswith(("~", "."))
+        problem = (
+            f"names the Hub repository {base!r} as its base classifier, but a local folder of that name "
+            f"({os.path.abspath(base)}) would be loaded in its place"
+            if shadowed
+            else f"names a local path as its base classifier ({base!r}); a downloaded checkpoint may only name a "
+            "Hub repository"
+        )
+        raise UnsafeCheckpointError(
+            f"The Hub scorer {source} {problem}. Pass the classifier yourself: from_pretrained(repo, "
+            "classifier=clf)" + (", or load from another working directory." if shadowed else ".")
+        )
+    base_hub = {**hub, "revision": config.base_model_revision}
+    return load_classifier(base, modality, base_hub), load_processor(base, modality, base_hub)
+
+
 def load_processor(source: str, modality: Modality, hub: dict[str, Any]) -> Any:
-    """The tokenizer or image processor saved in a folder or Hub repo, None when there is none."""
+    """The tokenizer or image processor saved in a folder or Hub repo, None when there is none.
+
+    Its JSON files must each hold a JSON object, and whatever transformers raises reading them is a
+    :class:`CheckpointError` (:class:`UnsafeCheckpointError` where they ask for custom code, which never runs).
+    """
     if resolve_file(source, modality.processor_file, **hub) is None:
         return None
-    return modality.processor_class.from_pretrained(source, trust_remote_code=False, **hub)
+    for name in PROCESSOR_JSON_FILES:
+        if (path := resolve_file(source, name, **hub)) is not None:
+            read_json_object(path, "The processor file")
+    try:
+        return modality.processor_class.from_pretrained(source, trust_remote_code=False, **hub)
+    except Exception as error:  # transformers' and tokenizers' errors for broken files: all mean a bad checkpoint
+        raise _loading_error(source, error) from error
+
+
+def check_weights(tensors: Iterable[tuple[str, torch.Tensor]], where: str) -> None:
+    """Refuse weights that would only ever give NaN: a floating-point tensor holding NaN or Inf."""
+    for name, tensor in tensors:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"{name} in {where} holds NaN or Inf, so every output would be NaN. The file is corrupted or training "
+                "diverged: save or download the checkpoint again, or retrain."
+            )
 
 
 def check_fingerprint(classifier: nn.Module, expected: str | None, ignore_mismatch: bool) -> None:
     """Refuse (or, with ``ignore_mismatch``, warn about) a classifier whose weights are not those a scorer was trained
-    against (``expected``: the scorer config's fingerprint; None checks nothing)."""
+    against (``expected``: the scorer config's fingerprint). A missing fingerprint is refused (or warned about) too."""
     if expected is None:
+        message = (
+            "The scorer config has no base_model_fingerprint, so nothing shows that this classifier is the one the "
+            "scorer was trained against: a scorer copied from another classifier would explain it wrongly. Use a "
+            "checkpoint written by save_pretrained(), retrain the scorer with from_classifier(), or pass "
+            "ignore_fingerprint_mismatch=True to load anyway."
+        )
+        if not ignore_mismatch:
+            raise FingerprintMismatchError(message)
+        logger.warning(message)
         return
     actual = fingerprint(classifier)
     if actual == expected:

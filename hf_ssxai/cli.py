@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from .commands import COMMANDS
+from .commands.base import check_command_line
 from .errors import SSXAIError
+from .markup import terminal_text
 from .version import __version__
 
 #: the exit status of a command stopped with Ctrl-C (128 + SIGINT, as shells report it)
@@ -26,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(error: BaseException) -> str:
-    """The error's message on one line (messages from other libraries may span several)."""
-    return " ".join(str(error).split())
+    """The error's message on one line (messages from other libraries may span several), control characters from
+    file names or labels shown as escapes."""
+    return terminal_text(" ".join(str(error).split()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     prefix = f"hf-ssxai {args.command}:"
     try:
+        check_command_line(args)
         return args.command_class.run(args)
     except SSXAIError as error:
         print(f"{prefix} error: {_one_line(error)}", file=sys.stderr)

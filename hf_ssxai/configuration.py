@@ -184,11 +184,31 @@ class ScorerConfig(PreTrainedConfig):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"ScorerConfig.{name} must be a positive integer, got {value!r}.")
+        sizes = self.classifier_hidden_sizes
+        for width in _flat(sizes.values() if isinstance(sizes, dict) else [sizes]):
+            if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+                raise ConfigError(
+                    f"ScorerConfig.classifier_hidden_sizes must hold positive integers (the classifier's hidden "
+                    f"widths, filled by from_classifier), got {sizes!r}."
+                )
+        if self.input_channels is not None and (isinstance(self.input_channels, bool) or self.input_channels < 1):
+            raise ConfigError(f"ScorerConfig.input_channels must be a positive integer, got {self.input_channels!r}.")
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(
                 f"ScorerConfig.hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})."
             )
+
+
+def _flat(values: Any) -> list[Any]:
+    """The leaves of nested lists (None and empty lists give none)."""
+    leaves = []
+    for value in values:
+        if isinstance(value, list):
+            leaves.extend(_flat(value))
+        elif value is not None:
+            leaves.append(value)
+    return leaves
 
 
 AutoConfig.register(ScorerConfig.model_type, ScorerConfig, exist_ok=True)

@@ -46,3 +46,7 @@ class UnknownKeyError(ConfigError):
 
 class NonFiniteLossError(SSXAIError, FloatingPointError):
     """The scorer loss became NaN or infinite; training stops at that step."""
+
+
+class NonFiniteOutputError(InvalidInputError):
+    """A classifier, scorer or explainer gave NaN or Inf: the inputs are out of range or the weights are broken."""

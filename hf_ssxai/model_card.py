@@ -19,6 +19,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .checkpoint import hub_repo_id
 from .configuration import ScorerConfig
+from .markup import markdown_text
 from .modalities import get_modality
 
 TEMPLATE_NAME = "scorer_card.md"
@@ -128,7 +129,9 @@ def _training(training_info: Mapping[str, Any]) -> str:
     if not training_info:
         return "Training data and schedule were not recorded for this upload."
     shown = {**training_info, **({"datasets": _datasets(training_info)} if "datasets" in training_info else {})}
-    return "\n".join(f"- {key.replace('_', ' ')}: {value}" for key, value in shown.items())
+    return "\n".join(
+        f"- {markdown_text(str(key).replace('_', ' '))}: {markdown_text(value)}" for key, value in shown.items()
+    )
 
 
 def _benchmark(result: CardBenchmark | None, repo_id: str) -> str:
@@ -226,7 +229,7 @@ def _text(
     )
     template = Template((resources.files("hf_ssxai") / "model_cards" / TEMPLATE_NAME).read_text(encoding="utf-8"))
     return template.substitute(
-        title=repo_id,
+        title=markdown_text(repo_id),
         contents=contents,
         scorer_kind=texts.scorer_kind,
         modality=config.modality,

@@ -33,10 +33,13 @@ from transformers.utils import ModelOutput
 from .checkpoint import (
     SAFE_WEIGHTS_NAME,
     SCORER_SUBFOLDER,
-    atomic_directory,
     check_fingerprint,
+    check_modality,
+    check_scorer_weights,
+    check_weights,
     fingerprint,
     hub_repo_id,
+    load_base_classifier,
     load_classifier,
     load_processor,
     load_safetensors,
@@ -47,10 +50,12 @@ from .checkpoint import (
 )
 from .configuration import ScorerConfig
 from .errors import CheckpointError, ConfigError, InvalidInputError, SSXAIError, UnsafeCheckpointError
+from .finite import require_finite
 from .losses import ScorerLossOutput, joint_scorer_loss, order_terms, scorer_loss, sharpening_factor
 from .modalities import each_map, get_modality, infer_modality
 from .modalities.base import complete_outputs
 from .model_card import CardBenchmark, build_model_card
+from .saving import atomic_directory
 from .scaling import ScalingMixin
 from .targets import check_target, draw_training_classes
 
@@ -188,13 +193,15 @@ class AutoModelWithScorer(ScalingMixin, nn.Module):
 
     def _run_classifier(self, inputs: dict[str, Any], **kwargs) -> Any:
         try:
-            return self.classifier(**inputs, **kwargs, return_dict=True)
+            outputs = self.classifier(**inputs, **kwargs, return_dict=True)
         except (RuntimeError, ValueError, IndexError) as error:
             shapes = {k: tuple(v.shape) for k, v in inputs.items() if isinstance(v, torch.Tensor)}
             raise InvalidInputError(
                 f"{type(self.classifier).__name__} rejected inputs with shapes {shapes}: {error}. "
                 "Prepare inputs with this classifier's tokenizer or image processor."
             ) from error
+        require_finite(outputs.logits, f"The classifier {type(self.classifier).__name__}")
+        return outputs
 
     def forward(
         self,
@@ -222,6 +229,7 @@ class AutoModelWithScorer(ScalingMixin, nn.Module):
             outputs = self._run_classifier(classifier_inputs, output_hidden_states=True)
         logits = outputs.logits
         target_class = check_target(target_class, len(logits), logits.shape[-1], logits.device, "target_class")
+        labels = check_target(labels, len(logits), logits.shape[-1], logits.device, "labels")
         features = self.modality.scorer_features(
             self.modality.hidden_states(outputs), config.hidden_state_layers, inputs, self.classifier
         )
@@ -229,6 +237,7 @@ class AutoModelWithScorer(ScalingMixin, nn.Module):
         if config.class_conditional and target_class is None:
             target_class = self._classes_to_explain(outputs.logits, labels, for_loss=wants_loss)
         attributions = self.scorer(features, feature_mask, inputs, target_class)
+        each_map(lambda scores, valid: require_finite(scores, "The scorer", valid=valid), attributions, feature_mask)
         if not wants_loss:
             return ScorerModelOutput(
                 logits=outputs.logits, attributions=attributions, feature_mask=feature_mask, target_class=target_class
@@ -450,32 +459,25 @@ class AutoModelWithScorer(ScalingMixin, nn.Module):
                 f"{source} has scorer/config.json but no scorer/{SAFE_WEIGHTS_NAME}; the checkpoint is "
                 "incomplete. Save it again with save_pretrained()."
             )
+        modality = get_modality(config.modality)
+        check_scorer_weights(config, modality, weights_file)
         state_dict = load_safetensors(weights_file)
+        check_weights(state_dict.items(), f"the scorer weights {weights_file}")
 
         processor = None
-        modality = get_modality(config.modality)
         if classifier is None:
             if resolve_file(source, "config.json", **hub) is not None:
                 classifier, processor = load_classifier(source, modality, hub), load_processor(source, modality, hub)
             elif config.base_model_name_or_path:
-                base = config.base_model_name_or_path
-                if not os.path.isdir(source) and hub_repo_id(base) is None:
-                    raise UnsafeCheckpointError(
-                        f"The Hub scorer {source} names a local path as its base classifier ({base!r}); a downloaded "
-                        "checkpoint may only name a Hub repository. Pass the classifier yourself: "
-                        "from_pretrained(repo, classifier=clf)."
-                    )
-                base_hub = {**hub, "revision": config.base_model_revision}
-                classifier, processor = (
-                    load_classifier(base, modality, base_hub),
-                    load_processor(base, modality, base_hub),
-                )
+                classifier, processor = load_base_classifier(source, config, modality, hub)
             else:
                 raise CheckpointError(
                     f"{source} holds only a scorer and its config names no base classifier; pass the "
                     "classifier yourself: AutoModelWithScorer.from_pretrained(path, classifier=clf)."
                 )
+        check_modality(classifier, config, source)
         check_fingerprint(classifier, config.base_model_fingerprint, ignore_fingerprint_mismatch)
+        check_weights(classifier.state_dict().items(), f"the classifier of {source}")
 
         model = cls(classifier, config, processor)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from .errors import InvalidInputError
@@ -11,12 +13,24 @@ OTHER_CLASS_SHARE = 0.5
 
 
 def check_target(
-    target: int | torch.Tensor | None, batch: int, num_classes: int, device: torch.device, name: str = "target"
+    target: int | Sequence[int] | torch.Tensor | None,
+    batch: int,
+    num_classes: int,
+    device: torch.device,
+    name: str = "target",
 ) -> torch.Tensor | None:
-    """``target`` as a ``[batch]`` long tensor (None stays None), or :class:`InvalidInputError` naming the range."""
+    """``target`` (an int, a list or a ``[batch]`` tensor of class indices) as a ``[batch]`` long tensor (None stays
+    None), or :class:`InvalidInputError` naming the range; float classes (0.5) are refused, never truncated."""
     if target is None:
         return None
     valid = f"valid classes are 0..{num_classes - 1} (this classifier has {num_classes} classes)"
+    if isinstance(target, (list, tuple)):
+        try:
+            target = torch.tensor(target, device=device)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise InvalidInputError(
+                f"{name} must be class indices, one per sample; got {target!r}. {valid}."
+            ) from error
     if isinstance(target, bool) or not isinstance(target, (int, torch.Tensor)):
         raise InvalidInputError(f"{name} must be an int, a [batch] tensor or None; got {target!r}. {valid}.")
     target = torch.as_tensor(target, device=device)
@@ -31,7 +45,9 @@ def check_target(
         )
     out_of_range = (target < 0) | (target >= num_classes)
     if out_of_range.any():
-        raise InvalidInputError(f"{name} {target[out_of_range].tolist()} out of range: {valid}.")
+        raise InvalidInputError(
+            f"{name} {target[out_of_range].tolist()} out of range: {name} must lie in [0, {num_classes}); {valid}."
+        )
     return target.long()
 
 

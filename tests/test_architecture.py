@@ -20,9 +20,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hf_ssxai"
 
 #: the import layers, bottom-up: a module imports only from its own layer or the layers below
 LAYERS: dict[int, tuple[str, ...]] = {
-    1: ("errors", "configuration", "registry", "schema", "version"),  # configuration and errors
-    # what a modality is; pure networks and losses; safe files; FSDP units and activation checkpointing
-    2: ("modalities", "scorers", "losses", "targets", "checkpoint", "scaling"),
+    1: ("errors", "configuration", "registry", "schema", "version", "finite", "markup"),  # configuration and errors
+    # what a modality is; pure networks and losses; safe files, atomic saves; FSDP units and activation checkpointing
+    2: ("modalities", "scorers", "losses", "targets", "checkpoint", "saving", "sizes", "scaling"),
     3: ("modeling", "model_card", "fusion", "training", "data"),  # the model with its scorer, its training, data
     4: ("explainers", "metrics", "visualization"),  # attributions, their measures and their pictures
     5: ("benchmark", "evaluation"),  # every method against every measure

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import InvalidInputError
+from ..markup import html_text, markdown_text
 from ..metrics import Measure
 from ..visualization import radar_plot
 from .columns import COLUMNS, COSTS, MODALITY_GROUPS
@@ -72,11 +73,15 @@ class ParetoFront:
         clarity = ", ".join(COLUMNS[m].heading for m in self.clarity)
         lines = [
             f"**Pareto front** (faithfulness: {faithfulness}; clarity: {clarity}): "
-            f"{', '.join(self.front) or 'empty (every method is dominated)'}.",
+            f"{', '.join(map(markdown_text, self.front)) or 'empty (every method is dominated)'}.",
             "A method is dominated when another method has a better mean on at least one faithfulness metric "
             "and at least one clarity metric at once.",
         ]
-        dominated = [f"{method} (by {', '.join(by)})" for method, by in self.dominated_by.items() if by]
+        dominated = [
+            f"{markdown_text(method)} (by {', '.join(map(markdown_text, by))})"
+            for method, by in self.dominated_by.items()
+            if by
+        ]
         if dominated:
             lines.append(f"Dominated: {'; '.join(dominated)}.")
         if self.beats_reference:
@@ -262,16 +267,17 @@ class BenchmarkResult:
         headings, cells = self._table()
         lines = ["| method | " + " | ".join(headings) + " |", "|---|" + "---:|" * len(headings)]
         for method, row in cells.items():
-            lines.append(f"| {method} | " + " | ".join(f"**{t}**" if best else t for t, best in row) + " |")
+            shown = " | ".join(f"**{t}**" if best else t for t, best in row)
+            lines.append(f"| {markdown_text(method)} | {shown} |")
         return "\n".join(lines)
 
     def to_html(self) -> str:
         """The table of :meth:`to_markdown` as an HTML ``<table>`` (best cells in ``<b>``; every text escaped)."""
         headings, cells = self._table()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in ["method", *headings])
+        head = "".join(f"<th>{html_text(h)}</th>" for h in ["method", *headings])
         rows = "".join(
-            f"<tr><td>{html.escape(method)}</td>"
-            + "".join(f"<td><b>{html.escape(t)}</b></td>" if best else f"<td>{html.escape(t)}</td>" for t, best in row)
+            f"<tr><td>{html_text(method)}</td>"
+            + "".join(f"<td><b>{html_text(t)}</b></td>" if best else f"<td>{html_text(t)}</td>" for t, best in row)
             + "</tr>"
             for method, row in cells.items()
         )
@@ -403,7 +409,9 @@ def write_report(result: BenchmarkResult, output_dir: str | Path) -> dict[str, P
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     meta = result.metadata
-    heading = f"{meta.get('model', 'model')}" + (f" on {meta['dataset']}" if meta.get("dataset") else "")
+    heading = markdown_text(meta.get("model", "model")) + (
+        f" on {markdown_text(meta['dataset'])}" if meta.get("dataset") else ""
+    )
     timing = (
         f"on {meta.get('device_name') or meta.get('device', '?')} with {meta.get('torch_threads', '?')} torch threads"
     )

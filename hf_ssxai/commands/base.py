@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
+
+from ..errors import InvalidInputError
 
 
 class Command(ABC):
@@ -89,3 +93,59 @@ def quiet_datasets(args: argparse.Namespace) -> None:
         import datasets  # lazy: keeps --help quick
 
         datasets.disable_progress_bars()
+
+
+def check_command_line(args: argparse.Namespace) -> None:
+    """Refuse, before any work, the options every command shares when they cannot work: an ``--output`` or
+    ``--output-dir`` that is of the wrong kind or cannot be written, a ``--device`` that is none or is not here."""
+    if getattr(args, "output", None) is not None:
+        check_writable(args.output, "--output", folder=False)
+    if getattr(args, "output_dir", None) is not None:
+        check_writable(args.output_dir, "--output-dir", folder=True)
+    if getattr(args, "device", None) is not None:
+        check_device(args.device)
+
+
+def check_writable(path: str, flag: str, *, folder: bool) -> None:
+    """``path`` can be written as a folder (``folder``) or a file: it is of that kind or missing, and the folder it
+    is in, or the nearest existing one above (where missing folders will be made), is a folder we may write to."""
+    target, kind = Path(path), "folder" if folder else "file"
+    if target.exists():
+        if target.is_dir() != folder:
+            raise InvalidInputError(f"{flag} {path} is a {'file' if folder else 'folder'}; give a {kind} path.")
+        if not os.access(target, os.W_OK):
+            raise InvalidInputError(f"{flag} {path}: permission denied; give a {kind} you can write to.")
+        return
+    ancestor = target.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InvalidInputError(f"{flag} {path}: {ancestor} is a file, so nothing can be written under it.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InvalidInputError(
+            f"{flag} {path}: cannot create anything in {ancestor} (permission denied); give a {kind} you can write to."
+        )
+
+
+def check_device(name: str) -> None:
+    """``--device`` names a torch device that this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ...)."""
+    import torch  # lazy: keeps --help quick
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise InvalidInputError(f"--device {name!r} names no torch device ({error}); give e.g. cpu or cuda.") from error
+    if device.type == "cpu":
+        return
+    if device.type == "mps":
+        available, count = torch.backends.mps.is_available(), 1
+    else:
+        backend = getattr(torch, device.type, None)
+        available = bool(backend is not None and hasattr(backend, "is_available") and backend.is_available())
+        count = backend.device_count() if available and hasattr(backend, "device_count") else 1
+    if not available:
+        raise InvalidInputError(f"--device {name}: this machine has no {device.type} device; use --device cpu.")
+    if device.index is not None and device.index >= count:
+        raise InvalidInputError(
+            f"--device {name}: this machine has {count} {device.type} device(s), numbered from 0; pick one of them."
+        )

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from PIL import Image
 
 from ..errors import InvalidInputError
+from ..markup import html_text, terminal_json, terminal_text
 from .base import Command
 
 
@@ -152,8 +153,9 @@ class ExplainCommand(Command):
             raise InvalidInputError(f"{args.model} is a {explain.modality} classifier: {fix}.")
         else:
             inputs = images or texts
-        if args.output is not None:
-            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        if args.output is not None and not (folder := Path(args.output).parent).is_dir():
+            folder.mkdir(parents=True)  # documented: --output makes its missing folders, and says so
+            print(f"Created the folder {terminal_text(folder)} for --output", file=sys.stderr)
         # streamed through the pipeline, so the bar moves as each batch is done (shown when there is more than one)
         progress = tqdm(total=len(inputs), desc="explain", unit="input", disable=len(inputs) <= args.batch_size)
         results = []
@@ -169,7 +171,7 @@ class ExplainCommand(Command):
             print(report)
         else:
             Path(args.output).write_text(report + "\n", encoding="utf-8")
-            print(f"Wrote {args.output}")
+            print(f"Wrote {terminal_text(args.output)}")
         return 0
 
 
@@ -221,7 +223,7 @@ def _report(args: argparse.Namespace, shown: list[_Shown], separator: str) -> st
     from ..visualization import html_page  # lazy: matplotlib (keeps --help quick)
 
     if args.format == "json":
-        return json.dumps([s.json for s in shown], indent=2, ensure_ascii=False, default=str)
+        return terminal_json(json.dumps([s.json for s in shown], indent=2, ensure_ascii=False, default=str))
     if args.format == "html":
         return html_page([s.html for s in shown], title=f"hf-ssxai explanations: {args.model}")
     return separator.join(s.terminal for s in shown)
@@ -240,7 +242,7 @@ def _heat_map(args: argparse.Namespace, heading: str, text: dict[str, Any]) -> t
     units, scores = ("words", "word_scores") if args.level == "word" else ("tokens", "token_scores")
     color = args.output is None and sys.stdout.isatty()
     terminal = tokens_to_terminal(text[units], text[scores], color=color)
-    return tokens_to_html(text[units], text[scores], title=heading), f"{heading}\n{terminal}"
+    return tokens_to_html(text[units], text[scores], title=heading), f"{terminal_text(heading)}\n{terminal}"
 
 
 def _text_fields(text: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +273,7 @@ def _figure(overlay: Path | None, caption: str) -> str:
         return ""
     return (
         f'<figure><img src="{html.escape(quote(overlay.name))}" width="256"><figcaption>'
-        f"{html.escape(caption)}</figcaption></figure>"
+        f"{html_text(caption)}</figcaption></figure>"
     )
 
 
@@ -289,7 +291,8 @@ def _image_report(args: argparse.Namespace, results: list[dict[str, Any]]) -> st
     for path, result, overlay in zip(getattr(args, IMAGES.dest), results, overlays, strict=True):
         line = f"{path}: {_heading(result)}"
         summary = {IMAGES.dest: path, "label": result["label"], "score": result["score"], "overlay": overlay}
-        shown.append(_Shown(summary, _figure(overlay, line), line + (f" -> {overlay}" if overlay else "")))
+        printed = terminal_text(line + (f" -> {overlay}" if overlay else ""))
+        shown.append(_Shown(summary, _figure(overlay, line), printed))
     return _report(args, shown, "\n")
 
 
@@ -307,7 +310,7 @@ def _pair_report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str
             _Shown(
                 {**summary, **_text_fields(text), "overlay": overlay},
                 f'<section class="ssxai-pair">\n{page}\n{_figure(overlay, path)}\n</section>',
-                lines + (f"\noverlay: {overlay}" if overlay else ""),
+                lines + (f"\noverlay: {terminal_text(overlay)}" if overlay else ""),
             )
         )
     return _report(args, shown, "\n\n")

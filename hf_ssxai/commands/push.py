@@ -67,11 +67,16 @@ class PushCommand(Command):
     @classmethod
     def run(cls, args: argparse.Namespace) -> int:
         # lazy: the model and the benchmark results import torch, transformers and matplotlib (keeps --help quick)
-        from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+        from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
+        from huggingface_hub.utils import validate_repo_id
 
         from ..benchmark.results import BenchmarkResult
         from ..modeling import AutoModelWithScorer
 
+        try:  # before anything is loaded: a name the Hub refuses fails at once
+            validate_repo_id(args.repo_id)
+        except HFValidationError as error:
+            raise InvalidInputError(f"--repo-id {args.repo_id!r} is no Hub repository id: {error}") from error
         if not Path(args.model).is_dir():
             raise CheckpointError(
                 f"No checkpoint folder at {args.model}: give the folder that save_pretrained() wrote."

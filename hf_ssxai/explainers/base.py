@@ -7,14 +7,20 @@ feature units under the same valid-feature mask as the scorer does.
 
 from __future__ import annotations
 
+import copy
+import itertools
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 from transformers.utils import ModelOutput
 
 from ..errors import UnsupportedClassifierError
+from ..finite import require_finite
 from ..modalities.base import each_map, first_map
 from ..modeling import AutoModelWithScorer
 from ..targets import check_target
@@ -39,11 +45,37 @@ class AttributionOutput(ModelOutput):
     logits: torch.Tensor | None = None
 
 
+#: what to do when an explainer's map is not finite although the classifier's logits are
+EXPLAINER_FIX = (
+    "its gradients overflowed on these inputs; run it in float32 (load with dtype=torch.float32), check that the "
+    "inputs come from the classifier's own tokenizer or image processor, or use another explainer"
+)
+
+
+def weight_sharing_twin(module: nn.Module) -> nn.Module:
+    """A copy of ``module``'s structure and config that shares its parameters and buffers (no weight is copied).
+
+    Hooks installed on the twin and settings changed on it (the attention implementation) never reach whoever else
+    runs ``module`` meanwhile, such as a pipeline in another thread. Hooks already on ``module`` (a forward counter)
+    carry over.
+    """
+    shared = {id(tensor): tensor for tensor in itertools.chain(module.parameters(), module.buffers())}
+    return copy.deepcopy(module, shared)
+
+
 class Explainer(ABC):
-    """Base class of all attribution methods (Captum-like: construct once, call :meth:`attribute` per batch)."""
+    """Base class of all attribution methods (Captum-like: construct once, call :meth:`attribute` per batch).
+
+    The model may be shared: explainers that install hooks or change a setting of the classifier
+    (:attr:`changes_the_classifier`) do so on a :func:`weight_sharing_twin`, so other threads running the same model
+    see no hook and no change. One explainer object serves one thread at a time.
+    """
 
     #: the name the method is registered under (see :func:`hf_ssxai.explainers.get_explainer`)
     name: ClassVar[str]
+    #: whether the method installs hooks on the classifier or changes its settings while it runs (it then runs on a
+    #: twin that shares the classifier's weights)
+    changes_the_classifier: ClassVar[bool] = False
 
     def __init__(self, model: AutoModelWithScorer) -> None:
         if not isinstance(model, AutoModelWithScorer):
@@ -69,7 +101,14 @@ class Explainer(ABC):
         self.modality.validate_inputs(self.classifier, inputs)
         feature_mask = self.modality.feature_mask(inputs, self.scorer_config)
         target = self._check_target(target, first_map(feature_mask).shape[0], first_map(feature_mask).device)
-        attributions, logits = self._attribute(inputs, feature_mask, target)
+        with self._classifier_to_change():
+            attributions, logits = self._attribute(inputs, feature_mask, target)
+        require_finite(logits, f"The classifier {type(self.classifier).__name__}")
+        each_map(
+            lambda scores, valid: require_finite(scores, f"The {self.name!r} explainer", EXPLAINER_FIX, valid),
+            attributions,
+            feature_mask,
+        )
         if target is None:
             target = logits.argmax(dim=-1)
         return AttributionOutput(
@@ -78,6 +117,18 @@ class Explainer(ABC):
             target=target,
             logits=logits.detach(),
         )
+
+    @contextmanager
+    def _classifier_to_change(self) -> Iterator[None]:
+        """Inside the block, ``self.classifier`` is a twin of the model's classifier when the method changes it."""
+        if not self.changes_the_classifier:
+            yield
+            return
+        original, self.classifier = self.classifier, weight_sharing_twin(self.classifier)
+        try:
+            yield
+        finally:
+            self.classifier = original
 
     @abstractmethod
     def _attribute(

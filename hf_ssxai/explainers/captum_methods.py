@@ -213,6 +213,7 @@ class DeepLift(CaptumExplainer):
     """DeepLIFT (rescale rule) from the zero baseline (Captum ``DeepLift``): one forward of input and baseline."""
 
     name = "deeplift"
+    changes_the_classifier = True  # Captum hooks every nonlinear module
 
     def __init__(self, model: AutoModelWithScorer) -> None:
         super().__init__(model)
@@ -288,6 +289,7 @@ class DeepLiftShap(BaselineSetExplainer):
     """DeepLIFT averaged over baseline samples (Captum ``DeepLiftShap``): ``2 × num_baselines`` forwards per sample."""
 
     name = "deeplift_shap"
+    changes_the_classifier = True  # Captum hooks every nonlinear module
 
     def __init__(self, model: AutoModelWithScorer, *, baselines: dict[str, torch.Tensor], num_baselines: int = 20):
         super().__init__(model, baselines=baselines, num_baselines=num_baselines)

@@ -56,6 +56,7 @@ class GuidedBackprop(Saliency):
     """
 
     name = "guided_backprop"
+    changes_the_classifier = True  # hooks on the activation modules
 
     def __init__(self, model: AutoModelWithScorer, abs: bool = True) -> None:
         super().__init__(model, abs=abs)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import datasets
@@ -19,7 +20,7 @@ import evaluate
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, SSXAIError
 
 #: inputs of the map metrics: a flattened map and its flattened valid-feature mask per sample
 MAP_FEATURES = {
@@ -53,7 +54,46 @@ MAP_INPUTS_DOC = (
 )
 
 
-class MapMetric(evaluate.Metric, ABC):
+@contextmanager
+def _typed_errors(name: str) -> Iterator[None]:
+    """Turn what ``evaluate`` and the conversions raise for bad rows (empty, ragged or length-mismatched columns,
+    values of the wrong type) into an :class:`InvalidInputError` naming the module."""
+    try:
+        yield
+    except SSXAIError:
+        raise
+    except (ValueError, TypeError, RuntimeError, IndexError, KeyError) as error:
+        raise InvalidInputError(
+            f"The {name} metric cannot take these inputs: {error}. Give one row per sample, every column with the "
+            "same number of rows, and the value types its card lists."
+        ) from error
+
+
+class CheckedMetric(evaluate.Metric, ABC):
+    """An ``evaluate.Metric`` whose bad inputs raise :class:`InvalidInputError` (every bundled module is one).
+    Abstract, so ``evaluate.load`` picks the module's own class."""
+
+    @abstractmethod
+    def _info(self) -> evaluate.MetricInfo:
+        """The module's features and card."""
+
+    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
+        """As ``evaluate.Metric.add_batch``, with typed errors."""
+        with _typed_errors(self.name):
+            super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction: Any = None, reference: Any = None, **kwargs: Any) -> None:
+        """As ``evaluate.Metric.add``, with typed errors."""
+        with _typed_errors(self.name):
+            super().add(prediction=prediction, reference=reference, **kwargs)
+
+    def compute(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> dict[str, Any] | None:
+        """As ``evaluate.Metric.compute``, with typed errors; no samples at all is an error, not NaN."""
+        with _typed_errors(self.name):
+            return super().compute(predictions=predictions, references=references, **kwargs)
+
+
+class MapMetric(CheckedMetric, ABC):
     """An ``evaluate.Metric`` of flattened maps whose ``feature_mask`` may be left out: every feature of each map is
     then valid (maps without padding, e.g. images). Abstract, so ``evaluate.load`` picks the module's own class."""
 
@@ -102,6 +142,8 @@ def padded(rows: Sequence[Sequence[Any]], dtype: torch.dtype) -> torch.Tensor:
 
 def map_tensors(attributions: Sequence[Sequence[float]], *masks: Sequence[Sequence[bool]]) -> list[torch.Tensor]:
     """Flattened maps and their boolean masks as padded tensors (padding is an invalid feature)."""
+    if len(attributions) == 0:
+        raise InvalidInputError("No samples: give at least one attribution map.")
     for mask in masks:
         if [len(row) for row in mask] != [len(row) for row in attributions]:
             raise InvalidInputError("Every mask must have the same length as its attribution map, sample by sample.")
@@ -110,6 +152,8 @@ def map_tensors(attributions: Sequence[Sequence[float]], *masks: Sequence[Sequen
 
 def stacked(rows: Sequence[Any], name: str) -> torch.Tensor:
     """Equal-length rows (or scalars) as one float tensor, with a clear error for ragged input."""
+    if len(rows) == 0:
+        raise InvalidInputError(f"No samples: give at least one value of {name}.")
     lengths = {len(row) for row in rows if isinstance(row, Sequence)}
     if len(lengths) > 1:
         raise InvalidInputError(f"All {name} must have the same number of points; got lengths {sorted(lengths)}.")

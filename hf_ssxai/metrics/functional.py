@@ -6,12 +6,16 @@ Features that are not valid never count. Map metrics first make every map compar
 :func:`normalize_attributions` (absolute value, then min-max to [0, 1] over the sample's valid features),
 so learned and gradient maps are measured on the same scale. No function returns NaN for finite inputs: the value
 of degenerate maps (constant, all zero, no valid feature) is stated in each docstring. NaN or Inf in a map's valid
-features or in probabilities, and masks of another shape than the map, raise :class:`InvalidInputError`.
+features or in probabilities, probabilities outside [0, 1], maps without features, and masks of another shape than
+the map, raise :class:`InvalidInputError`. Every tensor argument also takes a numpy array or a nested list.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 
@@ -20,6 +24,49 @@ from ..errors import InvalidInputError
 #: Multiplier of the integer hash behind the seeded tie-breaking keys (Mueller's 32-bit hash).
 _HASH_MULTIPLIER = 0x45D9F3B
 _UINT32 = 0xFFFFFFFF
+#: the arguments that are tensors, in every function of this module
+_TENSOR_ARGUMENTS = frozenset(
+    {
+        "attributions",
+        "feature_mask",
+        "evidence_mask",
+        "rationale_mask",
+        "full_probability",
+        "masked_probability",
+        "curve",
+    }
+)
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+def _as_tensor(name: str, value: Any) -> torch.Tensor:
+    """``value`` (a tensor, a numpy array or a nested list of numbers) as a tensor, else :class:`InvalidInputError`."""
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        tensor = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise InvalidInputError(
+            f"{name} must be a tensor, a numpy array or a nested list of numbers with one shape [batch, ...]; got "
+            f"{type(value).__name__} ({error})."
+        ) from error
+    if tensor.is_complex():
+        raise InvalidInputError(f"{name} must hold real numbers, got {tensor.dtype}.")
+    return tensor
+
+
+def _takes_arrays(function: _Function) -> _Function:
+    """Let ``function`` take numpy arrays and nested lists wherever it takes a tensor (see :func:`_as_tensor`)."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        for name in _TENSOR_ARGUMENTS.intersection(bound.arguments):
+            bound.arguments[name] = _as_tensor(name, bound.arguments[name])
+        return function(*bound.args, **bound.kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _flatten(attributions: torch.Tensor, feature_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,6 +77,10 @@ def _flatten(attributions: torch.Tensor, feature_mask: torch.Tensor) -> tuple[to
             "same shape [batch, *features]."
         )
     values, mask = attributions.flatten(1).float(), feature_mask.flatten(1).bool()
+    if values.shape[1] == 0:
+        raise InvalidInputError(
+            f"attributions {tuple(attributions.shape)} have no features: give one value per token or pixel."
+        )
     if not torch.isfinite(values[mask]).all():
         raise InvalidInputError(
             "attributions contain NaN or Inf on valid features: the explainer failed on these samples (check "
@@ -40,10 +91,10 @@ def _flatten(attributions: torch.Tensor, feature_mask: torch.Tensor) -> tuple[to
 
 def _check_like(name: str, tensor: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """``tensor`` flattened to ``[B, F]`` bool after checking it has the shape of ``feature_mask``."""
-    if tensor.shape != feature_mask.shape:
+    if tensor.shape != feature_mask.shape or feature_mask.dim() < 2:
         raise InvalidInputError(
-            f"{name} {tuple(tensor.shape)} must have the shape of feature_mask {tuple(feature_mask.shape)}: one "
-            "value per feature of each sample."
+            f"{name} {tuple(tensor.shape)} must have the shape of feature_mask {tuple(feature_mask.shape)}, "
+            "[batch, *features]: one value per feature of each sample."
         )
     return tensor.flatten(1).bool()
 
@@ -63,6 +114,7 @@ def _nonzero(denominator: torch.Tensor) -> torch.Tensor:
     return torch.where(denominator > 0, denominator, torch.ones_like(denominator))
 
 
+@_takes_arrays
 def normalize_attributions(attributions: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """Absolute value, then min-max to [0, 1] per sample over the valid features.
 
@@ -80,6 +132,7 @@ def normalize_attributions(attributions: torch.Tensor, feature_mask: torch.Tenso
     return normalized.clamp(0.0, 1.0).reshape(attributions.shape)
 
 
+@_takes_arrays
 def complexity(attributions: torch.Tensor, feature_mask: torch.Tensor, norm: str = "l2") -> torch.Tensor:
     """Norm of the normalized map over the valid features; lower is better (a simpler explanation).
 
@@ -92,6 +145,7 @@ def complexity(attributions: torch.Tensor, feature_mask: torch.Tensor, norm: str
     return values.sum(dim=1) if norm == "l1" else values.square().sum(dim=1).sqrt()
 
 
+@_takes_arrays
 def sparsity(attributions: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """Max / mean of the normalized map over the valid features; higher is better (sparser).
 
@@ -104,6 +158,7 @@ def sparsity(attributions: torch.Tensor, feature_mask: torch.Tensor) -> torch.Te
     return (values.amax(dim=1) * _valid_count(mask) / _nonzero(total)).clamp_min(1.0)
 
 
+@_takes_arrays
 def entropy_complexity(attributions: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """Shannon entropy (nats) of the normalized map rescaled to sum 1 (Bhatt et al., 2020; Quantus' Complexity).
 
@@ -119,6 +174,7 @@ def entropy_complexity(attributions: torch.Tensor, feature_mask: torch.Tensor) -
     return torch.where(total.squeeze(1) > 0, entropy, uniform)
 
 
+@_takes_arrays
 def gini_sparseness(attributions: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """Gini index of the normalized map over the valid features (Chalasani et al., 2020; Quantus' Sparseness).
 
@@ -138,6 +194,7 @@ def gini_sparseness(attributions: torch.Tensor, feature_mask: torch.Tensor) -> t
     return torch.where(total > 0, gini, torch.zeros_like(gini))
 
 
+@_takes_arrays
 def average_drop(
     full_probability: torch.Tensor, masked_probability: torch.Tensor, relative: bool = True
 ) -> torch.Tensor:
@@ -148,14 +205,25 @@ def average_drop(
     of the class predicted on the full input, ``p_masked`` that of the same class on ``x * S``, with S the
     normalized map. Range [0, 1]. Inputs ``[B]``.
     """
-    _check_finite("full_probability", full_probability)
-    _check_finite("masked_probability", masked_probability)
+    if full_probability.shape != masked_probability.shape or full_probability.dim() != 1:
+        raise InvalidInputError(
+            f"full_probability {tuple(full_probability.shape)} and masked_probability "
+            f"{tuple(masked_probability.shape)} must both have shape [batch]: one probability per sample."
+        )
+    for name, probability in (("full_probability", full_probability), ("masked_probability", masked_probability)):
+        _check_finite(name, probability)
+        if bool(((probability < 0) | (probability > 1)).any()):
+            raise InvalidInputError(
+                f"{name} holds values outside [0, 1] ({probability.min().item():.3g} .. "
+                f"{probability.max().item():.3g}); give softmax probabilities, not logits or percentages."
+            )
     drop = (full_probability - masked_probability).clamp_min(0.0)
     if not relative:
         return drop
     return drop / _nonzero(full_probability)
 
 
+@_takes_arrays
 def auc(curve: torch.Tensor) -> torch.Tensor:
     """Trapezoid area under ``curve`` ``[B, T]`` sampled at T equally spaced points of x in [0, 1].
 
@@ -184,6 +252,7 @@ def tie_break_keys(num_features: int, seed: int = 0, device: torch.device | str 
     return keys ^ (keys >> 16)
 
 
+@_takes_arrays
 def feature_ranks(attributions: torch.Tensor, feature_mask: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """Rank of each feature in descending order of the normalized map, ``[B, F]`` (flattened features).
 
@@ -198,6 +267,7 @@ def feature_ranks(attributions: torch.Tensor, feature_mask: torch.Tensor, seed: 
     return torch.empty_like(order).scatter_(1, order, positions)
 
 
+@_takes_arrays
 def pointing_game(attributions: torch.Tensor, evidence_mask: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """Whether the map's maximum over the valid features falls inside the evidence (Zhang et al., 2018).
 
@@ -222,6 +292,7 @@ class RationaleOverlap(NamedTuple):
     iou: torch.Tensor
 
 
+@_takes_arrays
 def rationale_overlap(
     attributions: torch.Tensor,
     rationale_mask: torch.Tensor,
@@ -249,6 +320,7 @@ def rationale_overlap(
     return RationaleOverlap(f1=2 * overlap / _nonzero(size_sum), iou=overlap / _nonzero(union))
 
 
+@_takes_arrays
 def rationale_coverage(rationale_mask: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
     """Share of each sample's valid features inside its rationale, ``[B]`` in [0, 1] (0 without valid features).
 
@@ -261,6 +333,7 @@ def rationale_coverage(rationale_mask: torch.Tensor, feature_mask: torch.Tensor)
     return (rationale & mask).sum(dim=1).float() / _nonzero(_valid_count(mask))
 
 
+@_takes_arrays
 def random_rationale_f1(
     rationale_mask: torch.Tensor, feature_mask: torch.Tensor, top_k: int | None = None
 ) -> torch.Tensor:
@@ -280,6 +353,7 @@ def random_rationale_f1(
     return 2 * k * rationale_size / _nonzero(count * (k + rationale_size))
 
 
+@_takes_arrays
 def rationale_auprc(
     attributions: torch.Tensor, rationale_mask: torch.Tensor, feature_mask: torch.Tensor
 ) -> torch.Tensor:

@@ -31,6 +31,7 @@ import torch
 from transformers.utils import ModelOutput
 
 from ..errors import InvalidInputError
+from ..finite import require_finite
 from .functional import feature_ranks, normalize_attributions
 
 
@@ -205,6 +206,7 @@ def compute_perturbations(
             logits = modality.forward_from_maskable(classifier, perturbed, _select(forward_kwargs, index, batch))
             probabilities.append(logits.float().softmax(dim=-1))
         probabilities = torch.cat(probabilities).view(batch, width, -1)
+        require_finite(probabilities, f"The classifier {type(classifier).__name__} on perturbed inputs")
 
     predicted = probabilities[:, columns["full"]].argmax(dim=-1).squeeze(1)
     p = probabilities.gather(2, predicted.view(-1, 1, 1).expand(-1, width, 1)).squeeze(2)

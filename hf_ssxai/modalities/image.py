@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 PROBE_SIDE = 64
 #: at most this many tokens come before the patch tokens (CLS, distillation and register tokens)
 MAX_PREFIX_TOKENS = 16
+#: the largest pixel value a model takes: processors give a few units, raw 16-bit pixels 65535; more overflows
+MAX_PIXEL_MAGNITUDE = 1e6
 #: layers of a ViT-like classifier the U-Net decoder reads by default: this many, evenly spaced, ending with the last
 UNET_VIT_LAYERS = 4
 
@@ -60,6 +62,11 @@ def open_image(source: str | os.PathLike | bytes, label: str, mode: str = "RGB")
             return opened.convert(mode)
     except FileNotFoundError:
         raise InvalidInputError(f"Cannot read {label}: no file at {name}. Give a readable image file.") from None
+    except Image.DecompressionBombError as error:
+        raise InvalidInputError(
+            f"Refusing {label}: {name} would decode to more pixels than PIL allows ({error}); it may be a "
+            "decompression bomb. Downscale it first, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+        ) from error
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise InvalidInputError(
             f"Cannot read {label}: {name} is not a readable image ({error}). Give a readable image file."
@@ -268,6 +275,12 @@ class ImageModality(SingleModality):
             )
         if not torch.isfinite(pixel_values).all():
             raise InvalidInputError("pixel_values contain NaN or Inf; clean or re-process the images.")
+        if (largest := float(pixel_values.detach().abs().amax())) > MAX_PIXEL_MAGNITUDE:
+            raise InvalidInputError(
+                f"pixel_values reach {largest:.3g}; an image processor gives values within a few units (raw 16-bit "
+                f"pixels stay below {MAX_PIXEL_MAGNITUDE:.0e}), and values this large overflow inside the classifier. "
+                "Prepare the images with the classifier's image processor."
+            )
 
     def feature_mask(self, inputs: dict[str, Any], config: ScorerConfig) -> torch.Tensor:
         pixel_values = inputs["pixel_values"]
@@ -347,11 +360,18 @@ class ImageModality(SingleModality):
     def read_image(self, item: Any, mode: str, position: int, within: Modality | None = None) -> Image.Image:
         """Input ``position`` (or its image, inside a multimodal input), a PIL image or an image file, in ``mode``."""
         if isinstance(item, Image.Image):
-            return item.convert(mode)
-        if not isinstance(item, (str, os.PathLike)):
+            image = item.convert(mode)
+        elif isinstance(item, (str, os.PathLike)):
+            image = open_image(item, f"the image {os.fspath(item)!r} (input {position})", mode)
+        else:
             one, many = "a PIL image or an image path", "a PIL image, an image path or a list of them"
             raise self.wrong_input(item, position, within, one, many)
-        return open_image(item, f"the image {os.fspath(item)!r} (input {position})", mode)
+        if image.width == 0 or image.height == 0:
+            raise InvalidInputError(
+                f"Input {position} is an image of {image.width}x{image.height} pixels: there is nothing to explain. "
+                "Give an image at least one pixel wide and high."
+            )
+        return image
 
     def prepare_inputs(
         self, items: list[Any], processor: Any, offset: int, max_length: int | None, within: Modality | None = None

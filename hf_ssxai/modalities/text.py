@@ -220,9 +220,11 @@ class TextModality(SingleModality):
         input_ids = inputs["input_ids"]
         attention_mask = inputs.get("attention_mask")
         valid = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+        # one rule on every path: a token is no feature if it pads, if the tokenizer marked it special, or if it has
+        # a special token's id (a "[SEP]" typed in the text is [SEP] to the classifier, so it is no feature either)
         special_tokens_mask = inputs.get("special_tokens_mask")
         if special_tokens_mask is not None:
-            return valid & ~special_tokens_mask.bool()
+            valid = valid & ~special_tokens_mask.bool()
         if config.special_token_ids:
             special = torch.tensor(config.special_token_ids, device=input_ids.device, dtype=input_ids.dtype)
             valid = valid & ~torch.isin(input_ids, special)
@@ -389,6 +391,14 @@ class TextModality(SingleModality):
                 raise self.wrong_input(text, position, within, "a string", "a string or a list of strings")
             if not text.strip():
                 raise InvalidInputError(f"Input {position} is an empty text: give at least one word to explain.")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise InvalidInputError(
+                    f"Input {position} is not valid Unicode: {error.reason} at character {error.start} "
+                    f"({text[error.start : error.end]!r}). Decode the text with errors='replace', or remove that "
+                    "character."
+                ) from error
 
     def prepare_inputs(
         self, items: list[Any], processor: Any, offset: int, max_length: int | None, within: Modality | None = None

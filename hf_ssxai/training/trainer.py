@@ -25,7 +25,7 @@ from transformers import EvalPrediction, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..checkpoint import SAFE_WEIGHTS_NAME, SCORER_SUBFOLDER, load_safetensors
-from ..errors import CheckpointError, ConfigError, NonFiniteLossError, UnsupportedClassifierError
+from ..errors import CheckpointError, ConfigError, NonFiniteLossError, NonFiniteOutputError, UnsupportedClassifierError
 from ..modalities.base import ALL_MASKED
 from ..model_card import build_model_card
 from ..modeling import AutoModelWithScorer
@@ -194,7 +194,7 @@ class ScorerTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         try:
             outputs = model(**inputs, return_loss=True)
-        except NonFiniteLossError as error:
+        except (NonFiniteLossError, NonFiniteOutputError) as error:
             raise NonFiniteLossError(
                 f"At step {self.state.global_step + 1}: {error} Training stopped here; checkpoints already saved "
                 "are untouched."

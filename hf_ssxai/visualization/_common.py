@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 
 def to_numpy(values: Any) -> np.ndarray:
@@ -26,6 +27,9 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_png(figure: Figure, path: str | PathLike[str] | None) -> None:
-    """Write ``figure`` as a PNG at ``path`` (nothing when ``path`` is None)."""
+    """Draw every text of ``figure`` literally (a ``$`` in a method name, title or caption never starts matplotlib's
+    mathtext), then write it as a PNG at ``path`` (nothing more when ``path`` is None)."""
+    for text in figure.findobj(Text):
+        text.set_parse_math(False)
     if path is not None:
         figure.savefig(path, format="png", dpi=100, bbox_inches="tight")

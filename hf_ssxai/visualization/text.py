@@ -7,12 +7,13 @@ characters as escapes, so neither can inject markup or terminal commands.
 
 from __future__ import annotations
 
-import html
+import math
 from collections.abc import Sequence
 
 import torch
 
 from ..errors import InvalidInputError
+from ..markup import html_text, terminal_text
 from ._common import to_numpy
 
 #: background colour of a token scoring 1 (a score of 0 is white)
@@ -28,8 +29,10 @@ Scores = Sequence[float] | torch.Tensor
 
 
 def score_to_rgb(score: float) -> tuple[int, int, int]:
-    """The background colour of ``score``: white at 0, :data:`HIGHLIGHT` at 1, linear in between."""
-    weight = min(max(float(score), 0.0), 1.0)
+    """The background colour of ``score``: white at 0, :data:`HIGHLIGHT` at 1, linear in between; white for NaN
+    (no score: the tooltip or the bracket says ``nan``)."""
+    weight = float(score)
+    weight = 0.0 if math.isnan(weight) else min(max(weight, 0.0), 1.0)
     red, green, blue = (round(255 + weight * (channel - 255)) for channel in HIGHLIGHT)
     return red, green, blue
 
@@ -41,10 +44,6 @@ def _paired(tokens: Sequence[str], scores: Scores) -> list[tuple[str, float]]:
     return list(zip(tokens, values, strict=True))
 
 
-def _escape(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
 def tokens_to_html(tokens: Sequence[str], scores: Scores, *, title: str | None = None) -> str:
     """A self-contained HTML fragment: one span per token, coloured by its score, the score as a tooltip."""
     spans = []
@@ -52,9 +51,9 @@ def tokens_to_html(tokens: Sequence[str], scores: Scores, *, title: str | None =
         red, green, blue = score_to_rgb(score)
         spans.append(
             f'<span style="background-color: rgb({red}, {green}, {blue}); color: #000; padding: 0 2px; '
-            f'border-radius: 3px" title="{score:.3f}">{_escape(token)}</span>'
+            f'border-radius: 3px" title="{score:.3f}">{html_text(token)}</span>'
         )
-    heading = f'<div class="ssxai-title">{_escape(title)}</div>' if title is not None else ""
+    heading = f'<div class="ssxai-title">{html_text(title)}</div>' if title is not None else ""
     return f'<div class="ssxai-tokens">{heading}{" ".join(spans)}</div>'
 
 
@@ -66,20 +65,16 @@ def html_page(sections: Sequence[str], title: str) -> str:
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{_escape(title)}</title>\n<style>{_PAGE_CSS}</style>\n</head>\n"
-        f"<body>\n<h1>{_escape(title)}</h1>\n{body}\n</body>\n</html>\n"
+        f"<title>{html_text(title)}</title>\n<style>{_PAGE_CSS}</style>\n</head>\n"
+        f"<body>\n<h1>{html_text(title)}</h1>\n{body}\n</body>\n</html>\n"
     )
-
-
-def _printable(token: str) -> str:
-    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in token)
 
 
 def tokens_to_terminal(tokens: Sequence[str], scores: Scores, *, color: bool = True) -> str:
     """Tokens on 24-bit ANSI backgrounds following their scores, or ``token[0.87]`` when ``color`` is False."""
     parts = []
     for token, score in _paired(tokens, scores):
-        shown = _printable(token)
+        shown = terminal_text(token)
         if color:
             red, green, blue = score_to_rgb(score)
             parts.append(f"\x1b[38;2;0;0;0;48;2;{red};{green};{blue}m{shown}\x1b[0m")

@@ -93,6 +93,7 @@ class AttributionGuidedFactorization(ArchitectureExplainer):
     """
 
     name = "agf"
+    changes_the_classifier = True  # hooks record the layer inputs and outputs
 
     def __init__(
         self,
@@ -112,12 +113,6 @@ class AttributionGuidedFactorization(ArchitectureExplainer):
             "uniform": uniform,
             "gate": gate,
         }
-        self._factorized = [
-            layer.convolution
-            for block in _blocks(self.classifier)
-            for layer in block.layer
-            if _is_factorized(layer, block)
-        ]
 
     @classmethod
     def unsupported_reason(cls, classifier: nn.Module) -> str | None:
@@ -162,9 +157,15 @@ class AttributionGuidedFactorization(ArchitectureExplainer):
             logits = self.classifier(pixel_values=pixels, **forward_kwargs).logits
             target = logits.argmax(dim=-1) if target is None else target
             head_input = recorder.inputs[self.classifier.classifier[-1]]
-            needed = [head_input, *(recorder.inputs[conv] for conv in self._factorized)]
+            factorized = [
+                layer.convolution
+                for block in _blocks(self.classifier)
+                for layer in block.layer
+                if _is_factorized(layer, block)
+            ]
+            needed = [head_input, *(recorder.inputs[conv] for conv in factorized)]
             gradients = torch.autograd.grad(contrastive_objective(logits, target).sum(), needed)
-        conv_gradients = dict(zip(self._factorized, gradients[1:], strict=True))
+        conv_gradients = dict(zip(factorized, gradients[1:], strict=True))
         with torch.no_grad():
             relevance = self._propagate(recorder, conv_gradients, head_input.detach() * gradients[0])
         return self.modality.reduce_to_features(relevance), logits.detach()

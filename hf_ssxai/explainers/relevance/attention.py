@@ -83,6 +83,7 @@ class TransformerRelevance(ArchitectureExplainer):
     """
 
     name = "transformer_relevance"
+    changes_the_classifier = True  # it switches the attention to eager
 
     @classmethod
     def unsupported_reason(cls, classifier: nn.Module) -> str | None:

@@ -38,7 +38,10 @@ def _building(what: str) -> Iterator[None]:
     except SSXAIError:
         raise
     except OSError as error:
-        raise CheckpointError(f"Cannot load the {what}: {error}") from error
+        raise CheckpointError(
+            f"Cannot load the {what}: {error} (hf_ssxai reads weights from safetensors files only, never pickles: "
+            "convert .bin weights with safetensors first)"
+        ) from error
     except (ValueError, TypeError, AttributeError, StrictDataclassError) as error:
         raise ConfigError(f"The recipe's {what} settings are refused: {error}") from error
 
@@ -87,7 +90,9 @@ def new_classifier(spec: ClassifierSpec, modality: Modality, labels: list[str]) 
             text, vision = _tower(settings.pop(TEXT_TOWER)), _tower(settings.pop(VISION_TOWER))
             return FusionForSequenceClassification.from_text_vision_pretrained(text, vision, **settings, **label_maps)
         if spec.pretrained is not None:
-            return modality.auto_model_class.from_pretrained(resolve(spec.pretrained), **label_maps)
+            return modality.auto_model_class.from_pretrained(
+                resolve(spec.pretrained), use_safetensors=True, trust_remote_code=False, **label_maps
+            )
         settings = dict(spec.scratch)
         config = AutoConfig.for_model(settings.pop("model_type"), **settings, **label_maps)
         return modality.auto_model_class.from_config(config)

@@ -17,7 +17,7 @@ from typing import Any
 
 from accelerate.utils import gather_object
 
-from ...checkpoint import fingerprint
+from ...checkpoint import fingerprint, load_classifier
 from ...configuration import ScorerConfig, build_config
 from ...data.loading import label_names, load_splits
 from ...errors import ConfigError, InvalidInputError
@@ -142,7 +142,7 @@ def run_scorer_phase(
         raise InvalidInputError(
             f"No classifier at {classifier_dir}: run the classifier phase first or give the folder of one."
         )
-    classifier = modality.auto_model_class.from_pretrained(classifier_dir)
+    classifier = load_classifier(str(classifier_dir), modality, {})  # safetensors only; pickles are refused
     processor = keep_max_length(modality.processor_class.from_pretrained(classifier_dir), recipe)
     data, _ = prepare(recipe, processor, max_train_samples)
     config = build_config(ScorerConfig, recipe.scorer, "scorer")

@@ -3,7 +3,7 @@
 import datasets
 import evaluate
 
-from hf_ssxai.metrics.evaluate_support import RETURN_PER_SAMPLE_DOC, metric_info, stacked, summarize
+from hf_ssxai.metrics.evaluate_support import RETURN_PER_SAMPLE_DOC, CheckedMetric, metric_info, stacked, summarize
 from hf_ssxai.metrics.functional import average_drop
 
 _CITATION = """\
@@ -27,7 +27,7 @@ _KWARGS_DESCRIPTION = f"""Args:
 """
 
 
-class AverageDrop(evaluate.Metric):
+class AverageDrop(CheckedMetric):
     """Mean drop of the predicted class' probability when the input is weighted by the map; lower is better."""
 
     def _info(self) -> evaluate.MetricInfo:

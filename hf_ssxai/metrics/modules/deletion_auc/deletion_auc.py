@@ -2,6 +2,7 @@
 
 import evaluate
 
+from hf_ssxai.metrics import evaluate_support
 from hf_ssxai.metrics.evaluate_support import CURVE_FEATURES, RETURN_PER_SAMPLE_DOC, metric_info, stacked, summarize
 from hf_ssxai.metrics.functional import auc
 
@@ -25,7 +26,7 @@ _KWARGS_DESCRIPTION = f"""Args:
 """
 
 
-class DeletionAuc(evaluate.Metric):
+class DeletionAuc(evaluate_support.CheckedMetric):
     """Area under the deletion curve; lower is better."""
 
     def _info(self) -> evaluate.MetricInfo:

@@ -13,7 +13,7 @@ _KWARGS_DESCRIPTION = f"""Args:
 """
 
 
-class RationaleAuprc(evaluate.Metric):
+class RationaleAuprc(support.CheckedMetric):
     """ERASER's soft-score plausibility: AUPRC of the normalized map against the rationale; higher is better."""
 
     def _info(self) -> evaluate.MetricInfo:

@@ -15,7 +15,7 @@ _KWARGS_DESCRIPTION = f"""Args:
 """
 
 
-class RationaleCoverage(evaluate.Metric):
+class RationaleCoverage(support.CheckedMetric):
     """A property of the data: rationale coverage per sample, and the share of samples covered over half."""
 
     def _info(self) -> evaluate.MetricInfo:

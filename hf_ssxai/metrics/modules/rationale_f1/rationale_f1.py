@@ -16,7 +16,7 @@ _KWARGS_DESCRIPTION = f"""Args:
 """
 
 
-class RationaleF1(evaluate.Metric):
+class RationaleF1(support.CheckedMetric):
     """ERASER's token F1 of the map's top-k features against the rationale, beside a random map's; higher is better."""
 
     def _info(self) -> evaluate.MetricInfo:
