@@ -72,10 +72,12 @@ def read_json_object(path: str, what: str) -> dict[str, Any]:
 
 def layer_counts(config: dict[str, Any]) -> list[tuple[str, int]]:
     """The top-level config fields that count layers or blocks (``num_hidden_layers``, ``encoder_layers``,
-    ``depths``, ...), as ``(name, count)`` pairs."""
+    ``depths``, ...), as ``(name, count)`` pairs. A ``max_*`` field is a threshold, not a count (Qwen2's
+    ``max_window_layers`` keeps its default of 28 in a 2-layer model)."""
     counts = []
     for name, value in config.items():
-        if not (name.endswith("layers") or name == "depths") or name == "hidden_state_layers":
+        counts_layers = name.endswith("layers") or name == "depths"
+        if not counts_layers or name == "hidden_state_layers" or name.startswith("max_"):
             continue
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, int) and not isinstance(item, bool):
