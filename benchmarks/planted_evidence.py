@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from ablation import DELETION_WEIGHT
 from torch import nn
 from transformers import (
     BertConfig,
@@ -98,7 +99,7 @@ def run(family: str, condition: str, seed: int) -> float:
             config = ScorerConfig.thesis(modality, **size)
         elif condition == "order term":
             levers = {} if text else {"image_decoder": "unet", "pixel_skip": False}
-            config = ScorerConfig(deletion_weight=3.0, **levers, **size)
+            config = ScorerConfig(deletion_weight=DELETION_WEIGHT, **levers, **size)
         else:
             config = ScorerConfig(**size)
         model = AutoModelWithScorer.from_classifier(classifier.eval(), config, processor=tokenizer if text else None)
