@@ -30,8 +30,8 @@ from hf_ssxai.training.phases import train_scorer, training_arguments
 from hf_ssxai.training.recipe import load_recipe, prepare
 
 OFF = False
-#: the order term's weight that put the scorer on the MNIST and Imagenette fronts (docs/benchmarks.md)
-DELETION_WEIGHT = 3.0
+#: the deletion term's weight of the image default, which put the scorer on the MNIST and Imagenette fronts
+DELETION_WEIGHT = get_modality("image").default_options["deletion_weight"]
 #: the switches of the thesis' tables 5.10 and 5.11, and the target modes
 VARIANTS = {
     "full method": {},
@@ -53,6 +53,7 @@ VARIANTS = {
     "target = distribution": {"target": "distribution"},
     # levers beyond the thesis (docs/training.md)
     "deletion term": {"deletion_weight": DELETION_WEIGHT},
+    "no deletion term": {"deletion_weight": 0.0},
     "deletion + insertion terms": {"deletion_weight": DELETION_WEIGHT, "insertion_weight": 1.0},
     "confidence floor 0.9": {"confidence_floor": 0.9},
     "pixel skip": {"pixel_skip": True},

@@ -33,8 +33,8 @@ def variant_rows(folder: Path) -> list[str]:
     for path in sorted(folder.glob("*.json")):
         if path.name != "baselines.json":
             variant = BenchmarkResult.from_json(path)
-            if not baselines.labels:  # measured before the benchmark recorded the rows' labels
-                baselines.labels = variant.labels
+            if not (baselines.labels and variant.labels):  # measured before the benchmark recorded the labels
+                baselines.labels = variant.labels = baselines.labels or variant.labels
             rows.append(row(path.stem, merge([variant, baselines])))
     return rows
 

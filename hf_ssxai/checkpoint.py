@@ -270,6 +270,7 @@ def load_scorer_config(source: str, hub: dict[str, Any]) -> ScorerConfig:
             f"Scorer config {config_file} lacks modality or classifier_hidden_sizes; it was not written by "
             "save_pretrained(). Save the scorer again."
         )
+    config.fill_defaults({})  # a config saved before a field existed was built with that field's fallback
     return config
 
 

@@ -23,6 +23,9 @@ C = TypeVar("C", bound=PreTrainedConfig)
 TARGETS = ("label", "prediction", "distribution")
 HEAD_NORMALIZATIONS = ("layer", "batch")
 IMAGE_DECODERS = ("bilinear", "unet")
+#: what a field that each modality chooses (left None) becomes when the modality chooses nothing: for a text-image
+#: scorer, whose defaults are not measured yet, and for configs saved before the field existed
+FALLBACK_OPTIONS = {"image_decoder": "bilinear", "pixel_skip": True, "deletion_weight": 0.0}
 #: keys every transformers config may carry (a saved config.json holds some of them)
 _GENERIC_CONFIG_KEYS = frozenset(PreTrainedConfig().to_dict()) | {"model_type"}
 
@@ -50,7 +53,7 @@ class ScorerConfig(PreTrainedConfig):
             ``"batch"`` over the valid features of the whole batch with running statistics at inference (its
             BatchNorm for images); both with a learned scale and shift. ``None`` (default): no normalization.
             Text-image scorers may take one value per modality, ``{"text": "layer", "image": "batch"}``.
-        image_decoder: ``"bilinear"`` (default): feature maps of one resolution (all layers of a ViT) are merged at
+        image_decoder: ``"bilinear"``: feature maps of one resolution (all layers of a ViT) are merged at
             that level and levels are joined by bilinear upsampling. ``"unet"``: the thesis' decoder (section 4.4):
             levels are joined by transposed convolutions, and selected ViT layers (four, evenly spaced, unless
             ``hidden_state_layers`` says) become skips at successively finer levels, the deepest at the patch grid.
@@ -59,8 +62,8 @@ class ScorerConfig(PreTrainedConfig):
             finer levels, the deepest at 0); filled when attaching. Levels finer than the classifier's own halve
             the decoder's width per doubling.
         pixel_skip: the image decoder also reads the input pixels through a narrow convolution at full
-            resolution (default True). The thesis (section 3.2) argues against it: the scorer can then follow the
-            image instead of the classifier (docs/training.md has the measurements).
+            resolution. The thesis (section 3.2) argues against it: the scorer can then follow the image instead of
+            the classifier (docs/training.md has the measurements).
         confidence_floor: the task terms see each sample's logits sharpened (one temperature per sample, no
             prediction changes) so that the full input's top probability is at least this; 0 switches it off.
             Without it, a classifier that is right but under-confident gives a task loss that masking barely moves,
@@ -68,8 +71,11 @@ class ScorerConfig(PreTrainedConfig):
         deletion_weight, insertion_weight: weights of the order terms (see
             :mod:`hf_ssxai.losses.ranking_loss`): with the top q of the map removed the class must be lost, with
             only the top q kept it must stay, q drawn per sample. 0 switches a term off (no extra forward).
-            Both off by default; docs/training.md has the measurements (deletion 3 wins on real images, costs on
-            planted data).
+            Insertion is off by default.
+        image_decoder, pixel_skip, deletion_weight: ``None`` (default) lets the modality choose when the scorer is
+            attached (``Modality.default_options``, chosen by measurement in docs/training.md): images take the
+            U-Net decoder without the pixel skip and deletion weight 3; text no deletion term; text-image the
+            bilinear decoder with the pixel skip and no deletion term. A value you set is kept.
         use_magnitude_penalty: the ``mean(S)^2`` penalty that keeps maps small.
         use_binary_penalty: the ``mean((S(1-S))^2)`` penalty that pushes maps towards a binary mask.
         use_gamma: self-calibration of both penalties by ``gamma = min(1, 1/max(delta, 0))``; off means
@@ -100,14 +106,14 @@ class ScorerConfig(PreTrainedConfig):
     use_sigmoid: bool = True
     use_rescale: bool = True
     head_normalization: str | dict[str, str | None] | None = None
-    image_decoder: str = "bilinear"
+    image_decoder: str | None = None
     unet_skip_levels: list[int] | None = None
-    pixel_skip: bool = True
+    pixel_skip: bool | None = None
     use_magnitude_penalty: bool = True
     use_binary_penalty: bool = True
     use_gamma: bool = True
     confidence_floor: float = 0.0
-    deletion_weight: float = 0.0
+    deletion_weight: float | None = None
     insertion_weight: float = 0.0
     target: str = "label"
     class_conditional: bool = False
@@ -141,6 +147,13 @@ class ScorerConfig(PreTrainedConfig):
             )
         return {"deletion_weight": 0.0, **MODALITY_REGISTRY[modality].thesis_options}
 
+    def fill_defaults(self, modality_defaults: Mapping[str, Any]) -> None:
+        """Set each field left None that a modality chooses (``Modality.default_options``, measured per modality in
+        docs/training.md) from ``modality_defaults``, else from :data:`FALLBACK_OPTIONS`. Fields already set stay."""
+        for name, fallback in FALLBACK_OPTIONS.items():
+            if getattr(self, name) is None:
+                setattr(self, name, modality_defaults.get(name, fallback))
+
     def validate_choices(self) -> None:
         """Refuse values that would only fail later, deep inside training, and names that are no field."""
         fields = {field.name for field in dataclasses.fields(self)}
@@ -164,12 +177,14 @@ class ScorerConfig(PreTrainedConfig):
                     f"ScorerConfig.head_normalization must be one of {HEAD_NORMALIZATIONS} or None (or one per "
                     f"modality in a dict), got {norms!r}."
                 )
-        if self.image_decoder not in IMAGE_DECODERS:
+        if self.image_decoder is not None and self.image_decoder not in IMAGE_DECODERS:
             raise ConfigError(
                 f"ScorerConfig.image_decoder must be one of {IMAGE_DECODERS}, got {self.image_decoder!r}."
             )
         for name in ("deletion_weight", "insertion_weight"):
             value = getattr(self, name)
+            if value is None and name == "deletion_weight":
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ConfigError(f"ScorerConfig.{name} must be a number >= 0, got {value!r}.")
         floor = self.confidence_floor

@@ -166,6 +166,7 @@ class AutoModelWithScorer(ScalingMixin, nn.Module):
         modality = get_modality(config.modality)
         modality.check_classifier(classifier)
         classifier.eval()  # frozen from here on; also keeps the probe free of dropout randomness
+        config.fill_defaults(modality.default_options)
         modality.attach(classifier, config, processor)
         config.num_labels = int(classifier.config.num_labels)
         # a Hub id only: a local folder names no weights others can fetch (and, after fine-tuning, not even these)

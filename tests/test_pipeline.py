@@ -49,7 +49,8 @@ def _assert_same(result, other):
     assert result.keys() == other.keys()
     for key, value in result.items():
         if isinstance(value, float | torch.Tensor | np.ndarray) or key.endswith("_scores"):
-            assert np.allclose(np.asarray(value), np.asarray(other[key]), atol=1e-5), key
+            # batched convolutions round differently from single ones (the U-Net decoder: up to ~3e-5 on [0, 1])
+            assert np.allclose(np.asarray(value), np.asarray(other[key]), atol=1e-4), key
         else:
             assert value == other[key], key
 

@@ -1,5 +1,6 @@
 """The levers of the quality work: order terms, confidence floor, head normalization, the thesis' image decoder."""
 
+import json
 import math
 
 import pytest
@@ -9,9 +10,9 @@ from huggingface_hub.errors import StrictDataclassError
 from hf_ssxai import AutoModelWithScorer, ScorerConfig
 from hf_ssxai.errors import InvalidInputError
 from hf_ssxai.losses.loss import sharpening_factor
-from hf_ssxai.losses.ranking_loss import class_log_probabilities, ranking_losses, top_fraction_masks
+from hf_ssxai.losses.ranking_loss import ranking_losses, top_fraction_masks
 from hf_ssxai.scorers.head import MaskedNorm
-from tests.helpers import tiny_image_classifier
+from tests.helpers import tiny_image_classifier, tiny_text_classifier
 
 
 def test_top_fraction_masks_keep_the_top_valid_features_and_pass_an_order_only_gradient():
@@ -35,14 +36,19 @@ def test_top_fraction_masks_always_keep_one_and_remove_one_feature():
     assert kept.tolist() == [1, 1, 9]
 
 
-def test_class_log_probabilities_match_softmax():
-    logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 30.0, -5.0]])
-    classes = torch.tensor([0, 1])
-    log_c, log_not_c = class_log_probabilities(logits, classes)
-    p = logits.softmax(-1)[torch.arange(2), classes]
-    assert torch.allclose(log_c.exp(), p)
-    assert torch.allclose(log_not_c.exp(), 1 - p, atol=1e-12)
-    assert torch.isfinite(log_not_c).all(), "a confident class must not give log(0)"
+def test_deletion_term_is_the_deletion_curve_probability_so_flips_below_chance_earn_nothing_extra():
+    """The deletion term is p_c of the input with the top q removed: its expectation over q is the deletion AUC.
+    A map that pushes p_c from chance (0.5) to 0 gains at most 0.5 per sample, never the unbounded reward of the
+    old log form (docs/training.md: that reward raised decoy features level with the evidence)."""
+    valid = torch.ones(1, 4, dtype=torch.bool)
+    scores = torch.tensor([[1.0, 0.6, 0.3, 0.0]])
+    for logits, p_c in ((torch.tensor([[0.0, 0.0]]), 0.5), (torch.tensor([[-30.0, 30.0]]), 0.0)):
+        _, deletion, insertion = ranking_losses(
+            lambda keep, logits=logits: logits, scores, valid, torch.zeros(1, dtype=torch.long),
+            deletion_weight=1.0, insertion_weight=1.0,
+        )  # fmt: skip
+        assert deletion.item() == pytest.approx(p_c, abs=1e-6)
+        assert insertion.item() == pytest.approx(1 - p_c, abs=1e-6)
 
 
 def test_ranking_losses_reward_maps_that_rank_the_evidence_first():
@@ -227,3 +233,40 @@ def test_trainer_warns_when_the_maps_collapse(tmp_path, caplog):
         ScorerTrainer(model=model, args=args, train_dataset=data, data_collator=collator).train()
     messages = [r.getMessage() for r in caplog.records if "collapsed" in r.getMessage()]
     assert len(messages) == 1 and "100% of the maps" in messages[0], messages
+
+
+def test_each_modality_fills_the_defaults_a_config_leaves_open_and_keeps_what_it_sets():
+    torch.manual_seed(0)
+    image = AutoModelWithScorer.from_classifier(tiny_image_classifier("resnet"), ScorerConfig(hidden_size=16))
+    config = image.scorer_config
+    assert (config.image_decoder, config.pixel_skip, config.deletion_weight) == ("unet", False, 3.0)
+    assert image.scorer.pixel_skip is None and any(
+        isinstance(m, torch.nn.ConvTranspose2d) for m in image.scorer.modules()
+    )
+    text = AutoModelWithScorer.from_classifier(
+        tiny_text_classifier("bert", vocab_size=50), ScorerConfig(hidden_size=16)
+    )
+    assert text.scorer_config.deletion_weight == 0.0, "text keeps eq. 3.4 alone (docs/training.md)"
+    chosen = ScorerConfig(hidden_size=16, image_decoder="bilinear", pixel_skip=True, deletion_weight=0.0)
+    kept = AutoModelWithScorer.from_classifier(tiny_image_classifier("resnet"), chosen).scorer_config
+    assert (kept.image_decoder, kept.pixel_skip, kept.deletion_weight) == ("bilinear", True, 0.0)
+    assert chosen.image_decoder == "bilinear", "from_classifier works on a copy"
+
+
+def test_a_scorer_saved_before_the_per_modality_fields_existed_reloads_as_it_was_built(tmp_path):
+    """Configs written before image_decoder, pixel_skip and deletion_weight existed were built with what is now the
+    fallback (bilinear, pixel skip, no deletion term); they must reload to the same network, not the new defaults."""
+    torch.manual_seed(0)
+    legacy = ScorerConfig(hidden_size=16, image_decoder="bilinear", pixel_skip=True, deletion_weight=0.0)
+    model = AutoModelWithScorer.from_classifier(tiny_image_classifier("vit"), legacy).eval()
+    model.save_pretrained(tmp_path)
+    config_file = tmp_path / "scorer" / "config.json"
+    saved = json.loads(config_file.read_text())
+    for name in ("image_decoder", "pixel_skip", "deletion_weight"):
+        del saved[name]
+    config_file.write_text(json.dumps(saved))
+    reloaded = AutoModelWithScorer.from_pretrained(tmp_path).eval()
+    assert (reloaded.scorer_config.image_decoder, reloaded.scorer_config.pixel_skip) == ("bilinear", True)
+    pixels = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(model(pixel_values=pixels).attributions, reloaded(pixel_values=pixels).attributions)

@@ -170,6 +170,7 @@ def test_factorized_rule_terms_are_switches():
 @pytest.mark.parametrize("terms", ["all", "none"])
 def test_agf_conserves_relevance_from_the_head_to_the_pixels(build, terms):
     """Σ map = Σ x ⊙ ∂s_t/∂x at the head's input, through blocks, shortcuts, pools and the factorization."""
+    torch.manual_seed(0)  # the classifier's weights must not depend on which tests ran before
     model = _untrained(build())
     switches = {} if terms == "all" else dict.fromkeys(TERMS, False)
     pixels, target = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 1])
@@ -180,7 +181,8 @@ def test_agf_conserves_relevance_from_the_head_to_the_pixels(build, terms):
     logits = classifier.classifier(features)
     (gradient,) = torch.autograd.grad(contrastive_objective(logits, target).sum(), features)
     start = (features * gradient).sum(1).detach()
-    assert torch.allclose(out.attributions.sum((1, 2)), start, rtol=1e-4, atol=1e-7)
+    # sums of ~1,000 float32 terms: a few 1e-7 of rounding, whatever the sum's size (some are near 0)
+    assert torch.allclose(out.attributions.sum((1, 2)), start, rtol=1e-4, atol=1e-6)
     assert torch.allclose(out.logits, logits.detach(), atol=1e-6)  # the classifier's own forward ...
     assert count.samples == 4  # ... run once, counted like every method's
 

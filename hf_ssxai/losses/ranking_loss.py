@@ -8,8 +8,13 @@ training; the destruction term is the complement objective of real-time saliency
 Barkan et al. 2024, applied to hard top-q masks):
 
     m_q       = 1 on the top q of the valid features by score, 0 elsewhere   (q drawn per sample)
-    deletion  = -log(1 - p_c(x * (1 - m_q)))     removing the top q must lose the class c
-    insertion = -log(p_c(x * m_q))               keeping only the top q must keep it
+    deletion  = p_c(x * (1 - m_q))         removing the top q must lose the class c
+    insertion = 1 - p_c(x * m_q)           keeping only the top q must keep it
+
+With q uniform, the deletion term's expectation is the deletion AUC that the benchmark measures (the mean of p_c
+along the deletion curve), and the insertion term's is one minus the insertion AUC: the terms train the metrics
+themselves. An earlier log form, -log(1 - p_c), kept rewarding features whose removal pushes p_c *below* chance;
+it raised decoy features level with the evidence and cost planted-evidence hit rate (docs/training.md).
 
 The forward sees exactly the hard mask the metrics apply; the gradient reaches the scores straight through
 (``m_q + S - stop_gradient(S)``), so every feature learns whether removing it costs the class. Pure functions of
@@ -60,12 +65,9 @@ def top_fraction_masks(scores: torch.Tensor, feature_mask: torch.Tensor, fractio
     return (hard + (centred - centred.detach())).view_as(scores).to(scores.dtype)
 
 
-def class_log_probabilities(logits: torch.Tensor, classes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(log p_c, log (1 - p_c))`` per sample, computed stably from the logits."""
-    log_p = F.log_softmax(logits.float(), dim=-1)
-    log_c = log_p.gather(1, classes.view(-1, 1)).squeeze(1)
-    others = log_p.scatter(1, classes.view(-1, 1), -torch.inf)
-    return log_c, torch.logsumexp(others, dim=1)
+def class_probabilities(logits: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """``p_c`` per sample: the softmax probability of each sample's class."""
+    return F.softmax(logits.float(), dim=-1).gather(1, classes.view(-1, 1)).squeeze(1)
 
 
 def ranking_losses(
@@ -89,11 +91,9 @@ def ranking_losses(
     zero = torch.zeros(scores.shape[0], device=scores.device)
     deletion = insertion = zero
     if deletion_weight:
-        _, log_not_c = class_log_probabilities(masked_logits(1 - masks), classes)
-        deletion = -log_not_c
+        deletion = class_probabilities(masked_logits(1 - masks), classes)
     if insertion_weight:
-        log_c, _ = class_log_probabilities(masked_logits(masks), classes)
-        insertion = -log_c
+        insertion = 1 - class_probabilities(masked_logits(masks), classes)
     total = deletion_weight * deletion + insertion_weight * insertion
     return total, deletion.detach(), insertion.detach()
 

@@ -127,6 +127,9 @@ class Modality(ABC):
     pads_to_max_length: bool = False
     #: the ScorerConfig fields of the thesis' reference scorer for this modality (:meth:`ScorerConfig.thesis`)
     thesis_options: dict[str, Any] = {}
+    #: what this modality's scorer uses for the fields a config leaves None (:meth:`ScorerConfig.fill_defaults`),
+    #: chosen by measurement (docs/training.md, "Defaults per modality")
+    default_options: dict[str, Any] = {}
 
     @property
     def parts(self) -> dict[str, Modality]:

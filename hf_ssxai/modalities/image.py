@@ -159,6 +159,9 @@ class ImageModality(SingleModality):
     evidence_formats = IMAGE_EVIDENCE_FORMATS
     #: the reference code's image scorer: BatchNorm in the head, the section 4.4 decoder, no input pixels
     thesis_options = {"head_normalization": "batch", "image_decoder": "unet", "pixel_skip": False}
+    #: the decoder of section 4.4 without the pixel input, and the deletion term: the setting that puts the scorer on
+    #: the MNIST and Imagenette fronts (docs/training.md, "Defaults per modality")
+    default_options = {"image_decoder": "unet", "pixel_skip": False, "deletion_weight": 3.0}
     card = ModalityCard(
         scorer_kind="a U-Net-like convolutional decoder from the classifier's spatial hidden states to pixels",
         feature="pixel",
