@@ -143,6 +143,7 @@ class AutoModelWithScorer(ScalingMixin, nn.Module):
         self.classifier = classifier
         self.scorer_config = scorer_config
         self.modality = get_modality(scorer_config.modality)
+        scorer_config.fill_defaults(self.modality.default_options)  # a config completed by hand may leave them None
         self.processor = processor
         self.classifier.requires_grad_(False)
         self.classifier.eval()
