@@ -210,6 +210,10 @@ def average_drop(
             f"full_probability {tuple(full_probability.shape)} and masked_probability "
             f"{tuple(masked_probability.shape)} must both have shape [batch]: one probability per sample."
         )
+    # 0/1 given as bool or integers are probabilities too; tensor arithmetic refuses bool, so compute in float
+    full_probability, masked_probability = (
+        p if p.is_floating_point() else p.float() for p in (full_probability, masked_probability)
+    )
     for name, probability in (("full_probability", full_probability), ("masked_probability", masked_probability)):
         _check_finite(name, probability)
         if bool(((probability < 0) | (probability > 1)).any()):

@@ -159,3 +159,18 @@ def test_the_perturbation_engine_gives_probabilities_or_a_typed_error_for_any_ma
         return
     for curve in (out.probabilities, out.masked_probabilities, out.deletion_curve, out.insertion_curve):
         assert torch.isfinite(curve).all() and curve.min() >= 0 and curve.max() <= 1
+
+
+@pytest.mark.parametrize("name", sorted(MAP_FUNCTIONS))
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int64, np.float16, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (2,), (1, 3), (2, 4)])
+def test_metric_functions_take_every_dtype_hypothesis_may_not_draw(name, dtype, shape):
+    """Deterministic companions of the property test: a bool or integer array is a valid 0/1 input, never a torch
+    error (hypothesis once found average_drop raising torch's 'subtraction with a bool tensor')."""
+    first, second = np.ones(shape, dtype=dtype), np.zeros(shape, dtype=dtype)
+    for a, b in ((first, second), (second, first), (first, first)):
+        try:
+            result = MAP_FUNCTIONS[name](torch.from_numpy(a.copy()), torch.from_numpy(b.copy()))
+        except SSXAIError:
+            continue
+        assert bool(torch.isfinite(result.float()).all()), f"{name} returned {result}"
