@@ -19,7 +19,8 @@ precision of a map that reads only the classifier's patch tokens.
 
 The scorer trains with :class:`ScorerTrainingArguments`' defaults (learning rate and epochs of ``SCORER_DEFAULTS``).
 
-Run:  python benchmarks/planted_evidence.py  (about 45 minutes on 2 CPU cores at 3 seeds; `--only` runs some rows)
+Run:  python benchmarks/planted_evidence.py  (about 45 minutes on 2 CPU cores at 3 seeds; `--only` runs some rows,
+`--scorer-option KEY=VALUE` sets a ScorerConfig field for every row)
 Writes benchmarks/results/planted_evidence.json and prints a Markdown table.
 """
 
@@ -52,6 +53,7 @@ from hf_ssxai.data.synthetic import as_batch, build_word_tokenizer, planted_imag
 from hf_ssxai.training import masking_augmentation
 from hf_ssxai.training.arguments import SCORER_DEFAULTS
 from hf_ssxai.training.phases import LOCAL_RUN, training_arguments
+from hf_ssxai.training.recipe import parse_overrides
 
 #: the thesis' scorer training (section 4.5), as (learning rate, epochs)
 THESIS_TRAINING = (2e-4, 5)
@@ -76,8 +78,9 @@ def build_classifier(family: str, vocab_size: int) -> nn.Module:
     return ResNetForImageClassification(config)
 
 
-def run(family: str, condition: str, seed: int) -> tuple[float, float]:
-    """(hit rate, patch hit rate) of one scorer trained under ``condition``; text has no patches (both the same)."""
+def run(family: str, condition: str, seed: int, options: dict | None = None) -> tuple[float, float]:
+    """(hit rate, patch hit rate) of one scorer trained under ``condition`` with the ScorerConfig ``options`` on top;
+    text has no patches (both the same)."""
     torch.manual_seed(seed)
     tokenizer = build_word_tokenizer()
     text = family == "bert"
@@ -105,7 +108,7 @@ def run(family: str, condition: str, seed: int) -> tuple[float, float]:
         config = (
             ScorerConfig.thesis(modality, **size)
             if condition == "thesis preset"
-            else ScorerConfig(**CONDITION_OPTIONS.get(condition, {}), **size)
+            else ScorerConfig(**{**CONDITION_OPTIONS.get(condition, {}), **(options or {})}, **size)
         )
         model = AutoModelWithScorer.from_classifier(classifier.eval(), config, processor=tokenizer if text else None)
         if condition == "zero padding":
@@ -153,7 +156,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only", help="comma-separated 'family:condition' pairs to run (default: every row)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--scorer-option", action="append", default=[], metavar="KEY=VALUE", help="a ScorerConfig field for every row"
+    )
     args = parser.parse_args()
+    options = parse_overrides(args.scorer_option, "--scorer-option")
     image_conditions = (*CONDITIONS, "no deletion term", "pixel skip", "earlier default", "zero padding")
     plan = [
         *[("bert", condition) for condition in (*CONDITIONS, "deletion term")],
@@ -164,7 +171,7 @@ def main() -> None:
         plan = [row for row in plan if row in wanted]
     results = []
     for family, condition in plan:
-        hits, patch_hits = zip(*(run(family, condition, seed) for seed in range(args.seeds)), strict=True)
+        hits, patch_hits = zip(*(run(family, condition, seed, options) for seed in range(args.seeds)), strict=True)
         results.append({"classifier": family, "condition": condition, "hit_rates": hits, "patch_hit_rates": patch_hits})
         print(family, condition, [round(r, 3) for r in hits], [round(r, 3) for r in patch_hits], flush=True)
     args.output.parent.mkdir(exist_ok=True)

@@ -181,8 +181,7 @@ def test_agf_conserves_relevance_from_the_head_to_the_pixels(build, terms):
     logits = classifier.classifier(features)
     (gradient,) = torch.autograd.grad(contrastive_objective(logits, target).sum(), features)
     start = (features * gradient).sum(1).detach()
-    # sums of ~1,000 float32 terms: a few 1e-7 of rounding, whatever the sum's size (some are near 0)
-    assert torch.allclose(out.attributions.sum((1, 2)), start, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(out.attributions.sum((1, 2)), start, rtol=1e-4, atol=1e-7)
     assert torch.allclose(out.logits, logits.detach(), atol=1e-6)  # the classifier's own forward ...
     assert count.samples == 4  # ... run once, counted like every method's
 
