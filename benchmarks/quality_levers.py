@@ -7,6 +7,10 @@ faithfulness and a clarity metric at once (the benchmark's Pareto rule), so anyo
 
     python benchmarks/quality_levers.py                 # every dataset folder
     python benchmarks/quality_levers.py --dataset mnist
+    python benchmarks/quality_levers.py --dataset sst2 --report no-binary-penalty \
+        --output-dir benchmarks/results/sst2_default
+
+``--report`` writes one variant beside every baseline as a full benchmark report (results.json, results.md, radar).
 
 How each file was made is in docs/benchmarks.md ("Quality levers").
 """
@@ -18,24 +22,34 @@ from pathlib import Path
 
 from merge_results import merge
 
-from hf_ssxai.benchmark import BenchmarkResult
+from hf_ssxai.benchmark import BenchmarkResult, write_report
 
 QUALITY = Path(__file__).parent / "results" / "quality"
 METRICS = ("average_drop", "deletion_auc", "insertion_auc", "complexity", "sparsity")
+
+
+def without_scorer(baselines: BenchmarkResult) -> BenchmarkResult:
+    """``baselines`` less the scorer that was measured with them (each variant takes its place)."""
+    for table in (baselines.values, baselines.cost):
+        del table["scorer"]
+    return baselines
+
+
+def beside_baselines(variant: BenchmarkResult, baselines: BenchmarkResult) -> BenchmarkResult:
+    """One variant's scorer merged with the baselines measured on the same rows."""
+    if not (baselines.labels and variant.labels):  # measured before the benchmark recorded the labels
+        baselines.labels = variant.labels = baselines.labels or variant.labels
+    return merge([variant, baselines])
 
 
 def variant_rows(folder: Path) -> list[str]:
     """Markdown rows: one per variant, its means and the methods that dominate it."""
     baselines = BenchmarkResult.from_json(folder / "baselines.json")
     rows = [row("before (the scorer measured with the baselines)", baselines)]
-    for table in (baselines.values, baselines.cost):
-        del table["scorer"]
+    baselines = without_scorer(baselines)
     for path in sorted(folder.glob("*.json")):
         if path.name != "baselines.json":
-            variant = BenchmarkResult.from_json(path)
-            if not (baselines.labels and variant.labels):  # measured before the benchmark recorded the labels
-                baselines.labels = variant.labels = baselines.labels or variant.labels
-            rows.append(row(path.stem, merge([variant, baselines])))
+            rows.append(row(path.stem, beside_baselines(BenchmarkResult.from_json(path), baselines)))
     return rows
 
 
@@ -50,7 +64,17 @@ def row(name: str, result: BenchmarkResult) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", help="one folder of benchmarks/results/quality (default: all)")
+    parser.add_argument("--report", help="a variant of --dataset (its file name without .json) to write in full")
+    parser.add_argument("--output-dir", help="where --report writes results.json, results.md and radar.png")
     args = parser.parse_args()
+    if args.report:
+        if not (args.dataset and args.output_dir):
+            parser.error("--report needs --dataset and --output-dir")
+        folder = QUALITY / args.dataset
+        baselines = without_scorer(BenchmarkResult.from_json(folder / "baselines.json"))
+        result = beside_baselines(BenchmarkResult.from_json(folder / f"{args.report}.json"), baselines)
+        print("Wrote " + ", ".join(str(path) for path in write_report(result, args.output_dir).values()))
+        return
     folders = [QUALITY / args.dataset] if args.dataset else sorted(p for p in QUALITY.iterdir() if p.is_dir())
     header = " | ".join(METRICS)
     for folder in folders:

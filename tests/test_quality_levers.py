@@ -240,13 +240,19 @@ def test_each_modality_fills_the_defaults_a_config_leaves_open_and_keeps_what_it
     image = AutoModelWithScorer.from_classifier(tiny_image_classifier("resnet"), ScorerConfig(hidden_size=16))
     config = image.scorer_config
     assert (config.image_decoder, config.pixel_skip, config.deletion_weight) == ("unet", False, 3.0)
+    assert config.use_binary_penalty is True
     assert image.scorer.pixel_skip is None and any(
         isinstance(m, torch.nn.ConvTranspose2d) for m in image.scorer.modules()
     )
     text = AutoModelWithScorer.from_classifier(
         tiny_text_classifier("bert", vocab_size=50), ScorerConfig(hidden_size=16)
     )
-    assert text.scorer_config.deletion_weight == 0.0, "text keeps eq. 3.4 alone (docs/training.md)"
+    assert text.scorer_config.deletion_weight == 0.0, "text has no order term (docs/training.md)"
+    assert text.scorer_config.use_binary_penalty is False, "graded text maps: clearer on SST-2 (docs/training.md)"
+    assert ScorerConfig.thesis("text").use_binary_penalty is True, "the thesis preset keeps eq. 3.4 whole"
+    binary = ScorerConfig(hidden_size=16, use_binary_penalty=True)
+    kept_binary = AutoModelWithScorer.from_classifier(tiny_text_classifier("bert", 50), binary).scorer_config
+    assert kept_binary.use_binary_penalty is True
     chosen = ScorerConfig(hidden_size=16, image_decoder="bilinear", pixel_skip=True, deletion_weight=0.0)
     kept = AutoModelWithScorer.from_classifier(tiny_image_classifier("resnet"), chosen).scorer_config
     assert (kept.image_decoder, kept.pixel_skip, kept.deletion_weight) == ("bilinear", True, 0.0)
