@@ -111,6 +111,9 @@ def main() -> None:
         reference = REFERENCES[name]
         recipe = load_recipe(ROOT / "recipes" / "configs" / reference.recipe)
         result = BenchmarkResult.from_json(ROOT / "benchmarks" / "results" / reference.results / "results.json")
+        # benchmarked on a local copy (data/..., ../shared/...): whether that path exists where the cards are rendered
+        # must not change them, so the card names the Hub dataset the copy was made from, or "a local dataset"
+        result.metadata["dataset"] = None
         config = scorer_config(name, recipe, result)
         card = build_model_card(
             config,
