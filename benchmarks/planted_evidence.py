@@ -20,7 +20,7 @@ precision of a map that reads only the classifier's patch tokens.
 The scorer trains with :class:`ScorerTrainingArguments`' defaults (learning rate and epochs of ``SCORER_DEFAULTS``).
 
 Run:  python benchmarks/planted_evidence.py  (about 45 minutes on 2 CPU cores at 3 seeds; `--only` runs some rows,
-`--scorer-option KEY=VALUE` sets a ScorerConfig field for every row)
+`--scorer-option KEY=VALUE` sets a ScorerConfig field for every row, `--scorer-epochs N` the scorer's epochs)
 Writes benchmarks/results/planted_evidence.json and prints a Markdown table.
 """
 
@@ -78,9 +78,12 @@ def build_classifier(family: str, vocab_size: int) -> nn.Module:
     return ResNetForImageClassification(config)
 
 
-def run(family: str, condition: str, seed: int, options: dict | None = None) -> tuple[float, float]:
-    """(hit rate, patch hit rate) of one scorer trained under ``condition`` with the ScorerConfig ``options`` on top;
-    text has no patches (both the same)."""
+def run(
+    family: str, condition: str, seed: int, options: dict | None = None, scorer_epochs: int | None = None
+) -> tuple[float, float]:
+    """(hit rate, patch hit rate) of one scorer trained under ``condition`` with the ScorerConfig ``options`` on top
+    (and ``scorer_epochs`` instead of the default epochs, except for the thesis' training); text has no patches (both
+    the same)."""
     torch.manual_seed(seed)
     tokenizer = build_word_tokenizer()
     text = family == "bert"
@@ -118,7 +121,7 @@ def run(family: str, condition: str, seed: int, options: dict | None = None) -> 
         learning_rate, epochs = (
             THESIS_TRAINING
             if condition == "thesis training"
-            else (SCORER_DEFAULTS["learning_rate"], int(SCORER_DEFAULTS["num_train_epochs"]))
+            else (SCORER_DEFAULTS["learning_rate"], scorer_epochs or int(SCORER_DEFAULTS["num_train_epochs"]))
         )
         args = arguments(folder, epochs, learning_rate, seed)
         ScorerTrainer(model=model, args=args, train_dataset=train, data_collator=collator).train()
@@ -159,6 +162,7 @@ def main() -> None:
     parser.add_argument(
         "--scorer-option", action="append", default=[], metavar="KEY=VALUE", help="a ScorerConfig field for every row"
     )
+    parser.add_argument("--scorer-epochs", type=int, help="the scorer's epochs (default: SCORER_DEFAULTS)")
     args = parser.parse_args()
     options = parse_overrides(args.scorer_option, "--scorer-option")
     image_conditions = (*CONDITIONS, "no deletion term", "pixel skip", "earlier default", "zero padding")
@@ -171,7 +175,8 @@ def main() -> None:
         plan = [row for row in plan if row in wanted]
     results = []
     for family, condition in plan:
-        hits, patch_hits = zip(*(run(family, condition, seed, options) for seed in range(args.seeds)), strict=True)
+        runs = (run(family, condition, seed, options, args.scorer_epochs) for seed in range(args.seeds))
+        hits, patch_hits = zip(*runs, strict=True)
         results.append({"classifier": family, "condition": condition, "hit_rates": hits, "patch_hit_rates": patch_hits})
         print(family, condition, [round(r, 3) for r in hits], [round(r, 3) for r in patch_hits], flush=True)
     args.output.parent.mkdir(exist_ok=True)
