@@ -21,30 +21,15 @@ import json
 
 import torch
 
-from hf_ssxai import AutoModelWithScorer
-from hf_ssxai.benchmark import build_explainers, dataset_to_batch, draw_samples, needs_baselines, prepare_dataset
-from hf_ssxai.data.loading import load_dataset_splits
-from hf_ssxai.evaluation.sanity import randomization_steps, randomize_
+from hf_ssxai.benchmark import build_explainers, dataset_to_batch, needs_baselines
+from hf_ssxai.evaluation.from_pretrained import _load, _rows
+from hf_ssxai.evaluation.sanity import _explain_all, _targets, randomization_steps, randomize_
 from hf_ssxai.evaluation.similarity import spearman
-from hf_ssxai.explainers import ScorerExplainer
 
 
-def explain(model, methods, baselines, batches, targets) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """``{method: (maps, feature masks)}`` over all batches, for fixed targets."""
-    explainers = build_explainers(model, methods, {}, baselines)
-    maps = {}
-    for name, explainer in explainers.items():
-        # a scorer that explains the prediction only takes no target (as in the sanity checks)
-        fixed = not isinstance(explainer, ScorerExplainer) or explainer.scorer_config.class_conditional
-        outputs = [
-            explainer.attribute(dict(batch), target=target if fixed else None)
-            for batch, target in zip(batches, targets, strict=True)
-        ]
-        maps[name] = (
-            torch.cat([output.attributions.float() for output in outputs]),
-            torch.cat([output.feature_mask for output in outputs]),
-        )
-    return maps
+def concatenated(per_batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(maps, feature masks) of all batches, one row per sample."""
+    return torch.cat([maps for maps, _ in per_batch]), torch.cat([mask for _, mask in per_batch])
 
 
 def main() -> None:
@@ -61,31 +46,30 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(args.seed)
 
-    model = AutoModelWithScorer.from_pretrained(args.model).eval()
+    # the rows, baselines, targets and maps of `hf-ssxai sanity-check`
+    model = _load(args.model, "cpu")
     methods = args.methods.split(",")
-    split = load_dataset_splits(args.dataset, args.split)[args.split]
-    rows = prepare_dataset(model, split, model.modality.raw_columns())
     first = args.baseline_samples if any(needs_baselines(name) for name in methods) else 0
-    baselines = dataset_to_batch(model, rows.select(range(first))) if first else None
-    chosen = rows.select([first + index for index in draw_samples(len(rows) - first, args.num_samples, args.seed)])
+    rows, baseline_rows = _rows(
+        model, args.dataset, args.split, model.modality.raw_columns(), None, args.num_samples, first, args.seed
+    )
     batches = [
-        dataset_to_batch(model, chosen.select(range(start, min(start + args.batch_size, len(chosen)))))
-        for start in range(0, len(chosen), args.batch_size)
+        dataset_to_batch(model, rows.select(range(start, min(start + args.batch_size, len(rows)))))
+        for start in range(0, len(rows), args.batch_size)
     ]
-    with torch.no_grad():
-        targets = [
-            model.classifier(**model.modality.classifier_inputs(dict(batch))).logits.argmax(-1) for batch in batches
-        ]
-    original = explain(model, methods, baselines, batches, targets)
+    baselines = dataset_to_batch(model, baseline_rows) if baseline_rows is not None else None
+    factories = {name: (lambda m, n=name: build_explainers(m, [n], {}, baselines)[n]) for name in methods}
+    targets = _targets(model, batches)
+    original = _explain_all(model, factories, batches, targets)
     randomized = copy.deepcopy(model)
     generator = torch.Generator().manual_seed(args.seed)
     for _, modules in randomization_steps(randomized.classifier):
         randomize_(modules, generator)
-    random = explain(randomized, methods, baselines, batches, targets)
+    random = _explain_all(randomized, factories, batches, targets)
 
     table = {}
     for name in methods:
-        (maps, mask), (random_maps, _) = original[name], random[name]
+        (maps, mask), (random_maps, _) = concatenated(original[name]), concatenated(random[name])
         mean_map = maps.mean(dim=0, keepdim=True).expand_as(maps)
         table[name] = {
             "same image": spearman(maps, random_maps, mask).mean().item(),

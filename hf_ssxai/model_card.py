@@ -128,26 +128,34 @@ def _layers(layers: list[int] | dict[str, list[int]] | None) -> Any:
 def _loss_text(config: ScorerConfig) -> str:
     """The loss per sample as this config trains it: eq. 3.4 with the penalties it keeps, and any order term."""
     gamma = "γ · " if config.use_gamma else ""
-    terms, roles = ["task(x ⊗ S)"], []
-    if config.use_magnitude_penalty:
-        terms.append(f"{gamma}mean(S)²")
-        roles.append("mean(S)² keeps the map small")
-    if config.use_binary_penalty:
-        terms.append(f"{gamma}mean((S · (1 − S))²)")
-        roles.append("mean((S · (1 − S))²) pushes it towards a binary mask")
-    if config.deletion_weight:
-        terms.append(f"{config.deletion_weight:g} · p_c(x without the top q of S)")
-        roles.append("the deletion term, q drawn per sample, trains the order inside the map")
-    if config.insertion_weight:
-        terms.append(f"{config.insertion_weight:g} · (1 − p_c(x with only the top q of S))")
-        roles.append("the insertion term keeps the class with only the top q")
-    text = f"The loss per sample is `{' + '.join(terms)}`"
-    if gamma and (config.use_magnitude_penalty or config.use_binary_penalty):
+    penalties = config.use_magnitude_penalty or config.use_binary_penalty
+    deletion, insertion = config.deletion_weight or 0, config.insertion_weight or 0
+    candidates = [  # (used, term, what it does)
+        (config.use_magnitude_penalty, f"{gamma}mean(S)²", "mean(S)² keeps the map small"),
+        (
+            config.use_binary_penalty,
+            f"{gamma}mean((S · (1 − S))²)",
+            "mean((S · (1 − S))²) pushes it towards a binary mask",
+        ),
+        (
+            deletion,
+            f"{deletion:g} · p_c(x without the top q of S)",
+            "the deletion term, q drawn per sample, trains the order inside the map",
+        ),
+        (
+            insertion,
+            f"{insertion:g} · (1 − p_c(x with only the top q of S))",
+            "the insertion term keeps the class with only the top q",
+        ),
+    ]
+    used = [(term, role) for on, term, role in candidates if on]
+    text = "The loss per sample is `" + " + ".join(["task(x ⊗ S)", *(term for term, _ in used)]) + "`"
+    if gamma and penalties:
         text += (
             ", with γ = min(1, 1 / max(Δ, 0)) and Δ = task(x ⊗ S) − task(x), which steps the penalties back while "
             "masking hurts the task"
         )
-    return text + (": " + "; ".join(roles) + "." if roles else ".")
+    return text + (": " + "; ".join(role for _, role in used) + "." if used else ".")
 
 
 def _training(training_info: Mapping[str, Any]) -> str:
