@@ -10,6 +10,8 @@ faithfulness and a clarity metric at once (the benchmark's Pareto rule), so anyo
     python benchmarks/quality_levers.py --dataset sst2 --report no-binary-penalty \
         --output-dir benchmarks/results/sst2_default
 
+A text-image folder (flickr8k) gives one row per map, text and image, each against its own front.
+
 ``--report`` writes one variant beside every baseline as a full benchmark report (results.json, results.md, radar).
 
 How each file was made is in docs/benchmarks.md ("Quality levers").
@@ -54,11 +56,16 @@ def variant_rows(folder: Path) -> list[str]:
 
 
 def row(name: str, result: BenchmarkResult) -> str:
-    """One Markdown row: the scorer's means in ``result`` and the methods that dominate it there."""
+    """Markdown rows: the scorer's means in ``result`` and the methods that dominate it there; a text-image result
+    gives one row per map (``text`` and ``image``, each with its own front)."""
     means = result.summary()["scorer"]
-    cells = " | ".join(f"{means[metric]['mean']:.3f}" for metric in METRICS)
-    dominated = ", ".join(result.pareto_front().dominated_by["scorer"]) or "**none**"
-    return f"| {name} | {cells} | {dominated} |"
+    rows = []
+    for group, front in result.pareto_fronts().items():
+        prefix = f"{group}_" if group else ""
+        cells = " | ".join(f"{means[prefix + metric]['mean']:.3f}" for metric in METRICS)
+        dominated = ", ".join(front.dominated_by["scorer"]) or "**none**"
+        rows.append(f"| {name}{f' ({group})' if group else ''} | {cells} | {dominated} |")
+    return "\n".join(rows)
 
 
 def main() -> None:
