@@ -60,8 +60,8 @@ REFERENCES = {
     "imagenette": Reference(
         "imagenette_local.yaml", ("frgfm/imagenette",), "hf-ssxai/imagenette-resnet-ssxai", "imagenette_default"
     ),
-    # no Hub copy named here; the text-image scorer keeps the earlier settings (docs/training.md)
-    "flickr8k": Reference("flickr8k_local.yaml", (), "hf-ssxai/flickr8k-fusion-ssxai", "flickr8k"),
+    # no Hub copy named here (the Flickr8k subset is a local copy)
+    "flickr8k": Reference("flickr8k_local.yaml", (), "hf-ssxai/flickr8k-fusion-ssxai", "flickr8k_default"),
 }
 
 

@@ -33,7 +33,6 @@ from torch import nn
 from torch.distributed.tensor import DTensor
 from transformers import AutoConfig, PreTrainedModel
 
-from . import fusion  # noqa: F401  (registers the fusion classifier with the Auto classes, so its checkpoints load)
 from .configuration import ScorerConfig
 from .errors import CheckpointError, FingerprintMismatchError, SSXAIError, UnsafeCheckpointError
 from .modalities import Modality, get_modality, infer_modality

@@ -23,8 +23,8 @@ C = TypeVar("C", bound=PreTrainedConfig)
 TARGETS = ("label", "prediction", "distribution")
 HEAD_NORMALIZATIONS = ("layer", "batch")
 IMAGE_DECODERS = ("bilinear", "unet")
-#: what a field that each modality chooses (left None) becomes when the modality chooses nothing: for a text-image
-#: scorer, whose defaults are not measured yet, and for configs saved before the field existed
+#: what a field that each modality chooses (left None) becomes when the modality chooses nothing: for a modality
+#: registered without defaults, and for configs saved before the field existed (they reload as they were built)
 FALLBACK_OPTIONS = {"image_decoder": "bilinear", "pixel_skip": True, "deletion_weight": 0.0, "use_binary_penalty": True}
 #: keys every transformers config may carry (a saved config.json holds some of them)
 _GENERIC_CONFIG_KEYS = frozenset(PreTrainedConfig().to_dict()) | {"model_type"}
@@ -75,8 +75,8 @@ class ScorerConfig(PreTrainedConfig):
         image_decoder, pixel_skip, deletion_weight, use_binary_penalty: ``None`` (default) lets the modality choose
             when the scorer is attached (``Modality.default_options``, chosen by measurement in docs/training.md):
             images take the U-Net decoder without the pixel skip, deletion weight 3 and the binary penalty; text no
-            deletion term and no binary penalty; text-image the bilinear decoder with the pixel skip, no deletion
-            term and the binary penalty. A value you set is kept.
+            deletion term and no binary penalty; text-image the image's decoder and deletion term without the
+            binary penalty. A value you set is kept.
         use_magnitude_penalty: the ``mean(S)^2`` penalty that keeps maps small.
         use_binary_penalty: the ``mean((S(1-S))^2)`` penalty that pushes maps towards a binary mask (the thesis'
             eq. 3.4). Without it a text map grades its tokens, and on SST-2 it is then clearer than every other

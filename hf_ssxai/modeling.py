@@ -30,6 +30,7 @@ from safetensors.torch import save_file
 from torch import nn
 from transformers.utils import ModelOutput
 
+from . import fusion  # noqa: F401  (registers the fusion classifier with the Auto classes, so its checkpoints load)
 from .checkpoint import (
     SAFE_WEIGHTS_NAME,
     SCORER_SUBFOLDER,

@@ -50,8 +50,9 @@ def _assert_same(result, other):
     for key, value in result.items():
         if isinstance(value, float | torch.Tensor | np.ndarray) or key.endswith("_scores"):
             # the U-Net's batched convolutions round differently from single ones: scorer logits 6e-7 apart, which
-            # min-max over the untrained fixture's narrow map (spread ~2e-3) turns into 2.5e-5 (measured)
-            assert np.allclose(np.asarray(value), np.asarray(other[key]), atol=1e-4), key
+            # min-max over an untrained fixture's narrow map (spread ~2e-3) turns into up to 2.5e-5 (image) and
+            # 2.2e-4 (text-image) of the [0, 1] range (measured); 5e-4 is 0.05 % of that range
+            assert np.allclose(np.asarray(value), np.asarray(other[key]), atol=5e-4), key
         else:
             assert value == other[key], key
 
