@@ -5,8 +5,8 @@
 Each card is what ``AutoModelWithScorer.push_to_hub`` (or ``hf-ssxai push``) would upload with the checkpoint: the
 library's card builder (:func:`hf_ssxai.model_card.build_model_card`, the package template
 ``hf_ssxai/model_cards/scorer_card.md``) filled with the checkpoint's benchmark result
-(``benchmarks/results/<results>/results.json``: the default scorer's report beside every method, for the
-single-modality references) and the training facts of its recipe; the scorer config is the recipe's ``scorer``
+(``benchmarks/results/<results>/results.json``: the default scorer's report beside every method) and the
+training facts of its recipe; the scorer config is the recipe's ``scorer``
 settings, completed by the modality's defaults, with the classifier fingerprint the benchmark recorded. Everything
 comes from files in this repository (the weights need not be here), so the cards are reproducible: re-run after
 regenerating the results (``tests/test_model_cards.py`` checks that the committed cards are the rendered ones).

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import torch
 from transformers import (
     AutoModelForSequenceClassification,
@@ -24,6 +29,15 @@ from transformers import (
 )
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+#: the repository's root (the project is importable from it without installing)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_python(*arguments: str) -> subprocess.CompletedProcess:
+    """``python ARGUMENTS`` in a fresh process at the repository root, with the project on its path; output
+    captured as text."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, *arguments], cwd=ROOT, env=environment, capture_output=True, text=True)
 
 
 def tiny_text_classifier(family: str, vocab_size: int, num_labels: int = 2) -> torch.nn.Module:

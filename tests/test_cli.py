@@ -2,10 +2,7 @@
 recorded at HfApi)."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +21,8 @@ from tests.checkpoint_helpers import (
     tiny_image_model,
     tiny_text_model,
 )
+from tests.helpers import run_python
 from tests.multimodal_helpers import tiny_fusion_classifier, tiny_fusion_processor
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -215,10 +211,9 @@ def test_explain_pairs_prints_each_pairs_label_and_caption_words(pair_checkpoint
 def test_a_fresh_process_explains_a_saved_fusion_checkpoint(pair_checkpoint, pictures):
     """The command line alone (no hf_ssxai name imported first) loads a text-image checkpoint: the fusion classifier
     is registered with transformers' Auto classes by whatever loads a checkpoint, not only by the package's names."""
-    command = [sys.executable, "-c", "import sys; from hf_ssxai.cli import main; sys.exit(main(sys.argv[1:]))"]
+    command = "import sys; from hf_ssxai.cli import main; sys.exit(main(sys.argv[1:]))"
     arguments = ["explain", "--model", pair_checkpoint, CAPTIONS[0], "--image", pictures[0]]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    finished = subprocess.run([*command, *arguments], cwd=ROOT, env=environment, capture_output=True, text=True)
+    finished = run_python("-c", command, *arguments)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert finished.stdout.startswith(f"{pictures[0]}: ")
     assert finished.stdout.split(": ", 1)[1].split(" (")[0] in PAIR_LABELS.values()

@@ -1,22 +1,13 @@
 """The command line's structure: one module per command, a quick ``--help``, one implementation of the recipe runs."""
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from hf_ssxai.cli import build_parser
 from hf_ssxai.commands import COMMANDS
+from tests.helpers import ROOT, run_python
 
-ROOT = Path(__file__).resolve().parents[1]
 #: libraries no command needs to build its parser: they load only when a command runs
 HEAVY = ("captum", "datasets", "evaluate", "matplotlib")
-
-
-def _python(*arguments: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, *arguments], cwd=ROOT, env=environment, capture_output=True, text=True)
 
 
 def test_help_loads_no_heavy_library():
@@ -26,7 +17,7 @@ def test_help_loads_no_heavy_library():
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         f"print(sorted({{name.split('.')[0] for name in sys.modules}} & set({HEAVY!r})))"
     )
-    finished = _python("-c", probe)
+    finished = run_python("-c", probe)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert finished.stdout.strip().splitlines()[-1] == "[]"
 
@@ -47,7 +38,7 @@ def _options(help_text: str) -> set[str]:
 
 
 def test_the_recipe_script_takes_the_options_of_the_train_commands():
-    script = _python(str(ROOT / "recipes" / "train.py"), "--help")
+    script = run_python(str(ROOT / "recipes" / "train.py"), "--help")
     assert script.returncode == 0, script.stderr[-2000:]
     classifier = build_parser().parse_args(["train-classifier", "--config", "c", "--output-dir", "o"])
     commands = build_parser()._subparsers._group_actions[0].choices
