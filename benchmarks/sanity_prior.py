@@ -20,6 +20,7 @@ import copy
 import json
 
 import torch
+import torch.nn.functional as F
 
 from hf_ssxai.benchmark import build_explainers, dataset_to_batch, needs_baselines
 from hf_ssxai.evaluation.from_pretrained import _load, _rows
@@ -28,8 +29,26 @@ from hf_ssxai.evaluation.similarity import spearman
 
 
 def concatenated(per_batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(maps, feature masks) of all batches, one row per sample."""
-    return torch.cat([maps for maps, _ in per_batch]), torch.cat([mask for _, mask in per_batch])
+    """(maps, feature masks) of all batches, one row per sample; token maps padded to the longest batch (padding
+    is no feature)."""
+    width = max(maps.shape[-1] for maps, _ in per_batch)
+
+    def padded(values: torch.Tensor) -> torch.Tensor:
+        return F.pad(values, (0, width - values.shape[-1])) if values.dim() == 2 else values
+
+    return torch.cat([padded(maps) for maps, _ in per_batch]), torch.cat([padded(mask) for _, mask in per_batch])
+
+
+def per_map(name: str, first: list, second: list) -> dict[str, tuple[list, list]]:
+    """One method's batches of (maps, masks) before and after, or one pair per modality, ``"NAME (MODALITY)"``, when
+    the method gives one map per modality (a text-image classifier; the sanity check's rows)."""
+    if not isinstance(first[0][0], dict):
+        return {name: (first, second)}
+
+    def part(batches: list, modality: str) -> list:
+        return [(maps[modality], mask[modality]) for maps, mask in batches]
+
+    return {f"{name} ({m})": (part(first, m), part(second, m)) for m in first[0][0]}
 
 
 def main() -> None:
@@ -63,19 +82,20 @@ def main() -> None:
     original = _explain_all(model, factories, batches, targets)
     randomized = copy.deepcopy(model)
     generator = torch.Generator().manual_seed(args.seed)
-    for _, modules in randomization_steps(randomized.classifier):
-        randomize_(modules, generator)
+    for _, items in randomization_steps(randomized.classifier):
+        randomize_(items, generator)
     random = _explain_all(randomized, factories, batches, targets)
 
     table = {}
     for name in methods:
-        (maps, mask), (random_maps, _) = concatenated(original[name]), concatenated(random[name])
-        mean_map = maps.mean(dim=0, keepdim=True).expand_as(maps)
-        table[name] = {
-            "same image": spearman(maps, random_maps, mask).mean().item(),
-            "another image": spearman(maps, random_maps.roll(1, dims=0), mask).mean().item(),
-            "original vs mean map": spearman(maps, mean_map, mask).mean().item(),
-        }
+        for row, (first, second) in per_map(name, original[name], random[name]).items():
+            (maps, mask), (random_maps, _) = concatenated(first), concatenated(second)
+            mean_map = maps.mean(dim=0, keepdim=True).expand_as(maps)
+            table[row] = {
+                "same image": spearman(maps, random_maps, mask).mean().item(),
+                "another image": spearman(maps, random_maps.roll(1, dims=0), mask).mean().item(),
+                "original vs mean map": spearman(maps, mean_map, mask).mean().item(),
+            }
     print("| method | same image | another image | original vs mean map |\n|---|---:|---:|---:|")
     for name, values in table.items():
         print(f"| {name} | " + " | ".join(f"{value:.3f}" for value in values.values()) + " |")

@@ -222,8 +222,12 @@ def explain_dataset(
     state = process_state()
     with state.main_process_first():
         store.open(first=state.is_main_process)
+    # every process splits the same list of shards left: read before any process writes one (else a process that
+    # started late sees another's new shard as done, splits a shorter list and a shard falls between the two)
+    complete = store.complete()
+    state.wait_for_everyone()
     explain = _BatchExplainer(model, get_explainer(method, model), columns, map_format)
-    shards = _explain_shards(rows, store, explain, shard_size, batch_size, id_column, progress)
+    shards = _explain_shards(rows, store, complete, explain, shard_size, batch_size, id_column, progress)
     state.wait_for_everyone()
     missing, failed_upload = sorted(set(range(shards)) - set(store.complete())), None
     if state.is_main_process and not missing:
@@ -249,15 +253,16 @@ def explain_dataset(
 def _explain_shards(
     rows: Dataset | IterableDataset,
     store: ShardedOutput,
+    complete: Sequence[int],
     explain: _BatchExplainer,
     shard_size: int,
     batch_size: int,
     id_column: str | None,
     progress: bool,
 ) -> int:
-    """Explain and write this process's shards that are not complete yet; returns the number of shards of the
-    dataset (complete or not, every process's)."""
-    state, complete = process_state(), store.complete()
+    """Explain and write this process's shards of those not ``complete`` when the run started; returns the number of
+    shards of the dataset (complete or not, every process's)."""
+    state = process_state()
     # the main process's bar: about its share of the rows left (a stream's length is unknown)
     left = len(rows) - len(complete) * shard_size if isinstance(rows, Dataset) else None
     total = None if left is None else math.ceil(max(left, 0) / state.num_processes)

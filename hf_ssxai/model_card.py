@@ -130,6 +130,7 @@ def _loss_text(config: ScorerConfig) -> str:
     gamma = "γ · " if config.use_gamma else ""
     penalties = config.use_magnitude_penalty or config.use_binary_penalty
     deletion, insertion = config.deletion_weight or 0, config.insertion_weight or 0
+    contrast = config.contrast_weight or 0
     candidates = [  # (used, term, what it does)
         (config.use_magnitude_penalty, f"{gamma}mean(S)²", "mean(S)² keeps the map small"),
         (
@@ -146,6 +147,11 @@ def _loss_text(config: ScorerConfig) -> str:
             insertion,
             f"{insertion:g} · (1 − p_c(x with only the top q of S))",
             "the insertion term keeps the class with only the top q",
+        ),
+        (
+            contrast,
+            f"{contrast:g} · (1 − p_c(x without the top q of another input's S))",
+            "the contrast term makes a map that fits every input cost more than one drawn from this input",
         ),
     ]
     used = [(term, role) for on, term, role in candidates if on]

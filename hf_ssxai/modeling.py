@@ -263,7 +263,7 @@ class AutoModelWithScorer(ScalingMixin, nn.Module):
             use_binary_penalty=config.use_binary_penalty,
             use_gamma=config.use_gamma,
         )
-        if config.deletion_weight or config.insertion_weight:
+        if config.deletion_weight or config.insertion_weight or config.contrast_weight:
             reference = target_class if config.class_conditional else self._reference_classes(outputs.logits, labels)
             maskable, forward_kwargs = self.modality.split_inputs(self.classifier, classifier_inputs)
 
@@ -278,6 +278,7 @@ class AutoModelWithScorer(ScalingMixin, nn.Module):
                 reference,
                 deletion_weight=config.deletion_weight,
                 insertion_weight=config.insertion_weight,
+                contrast_weight=config.contrast_weight,
             )
             terms = dataclasses.replace(
                 terms, loss=terms.loss + total.mean(), deletion_loss=deletion, insertion_loss=insertion

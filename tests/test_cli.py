@@ -400,6 +400,26 @@ def test_sanity_check_command_runs_both_checks(squares_checkpoint, tmp_path, cap
     assert np.mean(same["values"]["shuffled labels"]["saliency"]["spearman"]) == pytest.approx(1.0)
 
 
+def test_sanity_check_command_gives_a_text_image_model_one_row_per_map(pair_checkpoint, tmp_path):
+    """Both column options together (they were exclusive), maps as dicts: one row per modality."""
+    from datasets import Dataset, DatasetDict
+    from datasets import Image as ImageFeature
+
+    images = []
+    for index in range(4):
+        pixels = np.random.default_rng(index).integers(0, 256, size=(20, 24, 3), dtype=np.uint8)
+        images.append(str(tmp_path / f"{index}.png"))
+        Image.fromarray(pixels).save(images[-1])
+    pairs = Dataset.from_dict({"caption": [CAPTIONS[0], "a film with a plot"] * 2, "picture": images})
+    DatasetDict({"test": pairs.cast_column("picture", ImageFeature())}).save_to_disk(tmp_path / "pairs")
+    command = ["sanity-check", "--model", pair_checkpoint, "--dataset", str(tmp_path / "pairs")]
+    options = ["--text-column", "caption", "--image-column", "picture", "--num-samples", "4", "--methods", "saliency"]
+    assert main([*command, *options, "--output-dir", str(tmp_path / "out")]) == 0
+    cascading = json.loads((tmp_path / "out" / "cascading.json").read_text())
+    assert set(cascading["values"]["embeddings"]) == {"saliency (text)", "saliency (image)"}
+    assert len(cascading["values"]["embeddings"]["saliency (image)"]["ssim"]) == 4
+
+
 def test_evaluation_commands_fail_clearly(squares_checkpoint, text_checkpoint, tmp_path, capsys):
     model, images = squares_checkpoint
     grid = ["grid-pointing-game", "--dataset", images, "--output-dir", str(tmp_path)]

@@ -16,10 +16,12 @@ from hf_ssxai.evaluation import (
     randomize_,
     spearman,
     ssim,
+    step_parameters,
     tile_shares,
 )
 from hf_ssxai.explainers import Explainer, get_explainer
 from tests.helpers import tiny_image_classifier, tiny_text_classifier
+from tests.multimodal_helpers import random_images, tiny_fusion_classifier, tiny_fusion_processor
 
 
 def _pool(count=40, classes=5, side=8):
@@ -129,16 +131,62 @@ def test_randomization_runs_top_down_over_every_parameter(classifier, first_bloc
     names = [name for name, _ in steps]
     assert names == ["head", "block 1", "block 0", "embeddings"]
     assert type(steps[1][1][0]).__name__ == first_block
-    per_step = [{id(p) for module in modules for p in module.parameters()} for _, modules in steps]
-    assert sum(map(len, per_step)) == len(set().union(*per_step)), "no parameter in two steps"
-    assert set().union(*per_step) == {id(p) for p in classifier.parameters()}, "every parameter in a step"
+    assert_each_parameter_in_one_step(classifier, steps)
     head = steps[0][1]
-    before = [p.clone() for module in head for p in module.parameters()]
+    before = [p.clone() for p in step_parameters(head)]
     randomize_(head, torch.Generator().manual_seed(0))
-    after = [p for module in head for p in module.parameters()]
-    assert any(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
+    assert any(not torch.equal(b, a) for b, a in zip(before, step_parameters(head), strict=True))
     with pytest.raises(UnsupportedClassifierError):
         randomization_steps(torch.nn.Linear(2, 2))
+
+
+def assert_each_parameter_in_one_step(classifier, steps):
+    per_step = [{id(p) for p in step_parameters(items)} for _, items in steps]
+    assert sum(map(len, per_step)) == len(set().union(*per_step)), "no parameter in two steps"
+    assert set().union(*per_step) == {id(p) for p in classifier.parameters()}, "every parameter in a step"
+
+
+@pytest.mark.parametrize(
+    "vision, tower_steps",
+    [
+        ("vit", ["text block 1 + vision block 1", "text block 0 + vision block 0"]),
+        ("resnet", ["text block 1 + vision block 1", "text block 0 + vision block 0"]),
+    ],
+)
+def test_a_fusion_classifier_is_randomized_from_the_fusion_down_both_encoders_at_once(
+    word_tokenizer, vision, tower_steps
+):
+    classifier = tiny_fusion_classifier(len(word_tokenizer), vision=vision)
+    steps = randomization_steps(classifier)
+    names = [name for name, _ in steps]
+    assert names == ["head", "fusion block 0", "fusion inputs", *tower_steps, "embeddings"]
+    assert_each_parameter_in_one_step(classifier, steps)
+    fusion = classifier.fusion
+    assert {id(p) for p in step_parameters(steps[0][1])} >= {id(p) for p in fusion.norm.parameters()}
+    inputs = {id(p) for p in step_parameters(steps[2][1])}
+    assert id(fusion.fusion_token) in inputs and id(fusion.text_projection.weight) in inputs
+    text_block, vision_block = steps[3][1]
+    assert text_block is fusion.text_model.encoder.layer[1]
+    embeddings = {id(p) for p in step_parameters(steps[-1][1])}
+    assert id(fusion.text_model.embeddings.word_embeddings.weight) in embeddings
+
+
+def test_cascading_randomization_of_a_text_image_model_gives_one_row_per_map(word_tokenizer):
+    torch.manual_seed(0)
+    processor = tiny_fusion_processor(word_tokenizer)
+    classifier = tiny_fusion_classifier(len(word_tokenizer), vision="resnet")
+    config = ScorerConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2)
+    model = AutoModelWithScorer.from_classifier(classifier, config, processor=processor).eval()
+    batch = dict(processor(text=["the movie was great", "a film with a plot"], images=random_images(2)))
+    result = cascading_randomization(model, [batch], ["scorer", "saliency"], seed=0)
+    rows = ["scorer (text)", "scorer (image)", "saliency (text)", "saliency (image)"]
+    assert result.methods == rows
+    assert result.steps[:3] == ["original", "head", "fusion block 0"]
+    assert all(result.mean("original", row) == pytest.approx(1.0) for row in rows)
+    assert result.mean("embeddings", "saliency (image)") < 0.9, "saliency follows the randomized weights"
+    assert len(result.values["head"]["saliency (image)"]["ssim"]) == 2
+    assert "ssim" not in result.values["head"]["saliency (text)"], "SSIM is for image maps only"
+    assert "| embeddings |" in result.to_markdown()
 
 
 def test_cascading_randomization_changes_gradients_but_not_a_scorer_that_ignores_the_head(planted_resnet):

@@ -238,6 +238,36 @@ def test_an_empty_dataset_and_shards_another_machine_kept_are_named(text_model, 
     assert not (tmp_path / "out" / "README.md").exists()
 
 
+def test_every_process_reads_the_shards_left_before_any_process_writes_one(text_model, reviews, tmp_path, monkeypatch):
+    """Processes split the shards left between them, so they must all split the same list. A process that started
+    late used to read it after another had written a shard, split a shorter list, and one shard fell between them
+    (`tests/test_data_parallel.py` failed so under load). Each process now reads the list, then waits for all."""
+    import contextlib
+
+    import hf_ssxai.dataset_explanation
+
+    events = []
+
+    class RecordingState:
+        is_main_process, num_processes, process_index = True, 1, 0
+
+        def main_process_first(self):
+            return contextlib.nullcontext()
+
+        def wait_for_everyone(self):
+            events.append("barrier")
+
+    store = hf_ssxai.data.shards.ShardedOutput
+    complete, write = store.complete, store.write
+    monkeypatch.setattr(hf_ssxai.dataset_explanation, "process_state", RecordingState)
+    monkeypatch.setattr(store, "complete", lambda self: events.append("read") or complete(self))
+    monkeypatch.setattr(store, "write", lambda self, *args: events.append("write") or write(self, *args))
+    _explain(text_model, reviews, tmp_path / "out", shard_size=10)
+    first_write = events.index("write")
+    last_read = max(i for i, event in enumerate(events[:first_write]) if event == "read")
+    assert "barrier" in events[last_read:first_write], events
+
+
 def test_a_failed_upload_is_one_clear_error_after_the_shards_are_safe(text_model, reviews, tmp_path, monkeypatch):
     from huggingface_hub import HfApi
     from huggingface_hub.errors import OfflineModeIsEnabled

@@ -35,6 +35,8 @@ def test_the_card_states_the_loss_the_config_trains():
     text = _loss_text(ScorerConfig(use_binary_penalty=False, deletion_weight=0.0))
     assert "binary" not in text and "mean(S)²" in text and "deletion" not in text
     image = _loss_text(ScorerConfig(use_binary_penalty=True, deletion_weight=3.0))
-    assert "binary mask" in image and "3 · p_c(x without the top q of S)" in image
+    assert "binary mask" in image and "3 · p_c(x without the top q of S)" in image and "another" not in image
+    contrast = _loss_text(ScorerConfig(deletion_weight=3.0, contrast_weight=1.0))
+    assert "1 · (1 − p_c(x without the top q of another input's S))" in contrast and "contrast term" in contrast
     bare = _loss_text(ScorerConfig(use_magnitude_penalty=False, use_binary_penalty=False, deletion_weight=0.0))
     assert bare == "The loss per sample is `task(x ⊗ S)`.", "no γ without a penalty to step back"

@@ -71,6 +71,32 @@ def test_ranking_losses_reward_maps_that_rank_the_evidence_first():
     assert insertion_good.mean() < 0.1 < insertion_bad.mean()
 
 
+def test_contrast_term_penalizes_a_map_that_works_for_every_input():
+    """Sample i's evidence is feature i % 4. A map of one fixed shape removes the evidence of *other* samples when
+    its top is removed from them (a high contrast term); image-specific maps, ranking their own evidence first and
+    the next sample's last, do not. The gradient reaches the other sample's map, the one the term judges."""
+
+    def logits_of(keep):
+        evidence = keep[torch.arange(64), torch.arange(64) % 4] * 8.0
+        return torch.stack([evidence - 4.0, -evidence + 4.0], dim=1)
+
+    valid = torch.ones(64, 4, dtype=torch.bool)
+    classes = torch.zeros(64, dtype=torch.long)
+    shared = torch.tensor([1.0, 0.9, 0.8, 0.7]).expand(64, 4).clone().requires_grad_()
+    specific = torch.full((64, 4), 0.5)
+    specific[torch.arange(64), torch.arange(64) % 4] = 1.0
+    specific[torch.arange(64), (torch.arange(64) + 1) % 4] = 0.0
+    kwargs = {"deletion_weight": 0.0, "insertion_weight": 0.0, "contrast_weight": 1.0}
+    torch.manual_seed(0)
+    contrast_shared, _, _ = ranking_losses(logits_of, shared, valid, classes, **kwargs)
+    contrast_specific, _, _ = ranking_losses(logits_of, specific, valid, classes, **kwargs)
+    assert contrast_shared.mean() > 0.3 and contrast_specific.mean() < 0.05
+    contrast_shared[1].backward()
+    assert shared.grad[0].abs().sum() > 0 and shared.grad[2:].abs().sum() == 0, "sample 1 judges sample 0's map"
+    alone, _, _ = ranking_losses(logits_of, shared[:1], valid[:1], classes[:1], **kwargs)
+    assert alone.item() == 0.0, "a batch of one has no other map"
+
+
 def test_sharpening_lifts_under_confident_samples_to_the_floor_and_leaves_confident_ones():
     logits = torch.tensor([[0.1, -0.1], [5.0, -5.0]])
     factor = sharpening_factor(logits, 0.9)
@@ -135,7 +161,13 @@ def test_thesis_preset_names_the_thesis_choices():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("head_normalization", "group"), ("image_decoder", "fpn"), ("deletion_weight", -1.0), ("confidence_floor", 1.0)],
+    [
+        ("head_normalization", "group"),
+        ("image_decoder", "fpn"),
+        ("deletion_weight", -1.0),
+        ("contrast_weight", -1.0),
+        ("confidence_floor", 1.0),
+    ],
 )
 def test_bad_lever_values_are_refused(field, value):
     with pytest.raises((StrictDataclassError, InvalidInputError), match=field):
@@ -240,14 +272,14 @@ def test_each_modality_fills_the_defaults_a_config_leaves_open_and_keeps_what_it
     image = AutoModelWithScorer.from_classifier(tiny_image_classifier("resnet"), ScorerConfig(hidden_size=16))
     config = image.scorer_config
     assert (config.image_decoder, config.pixel_skip, config.deletion_weight) == ("unet", False, 3.0)
-    assert config.use_binary_penalty is True
+    assert config.contrast_weight == 0.0 and config.use_binary_penalty is True, "the contrast term is opt-in"
     assert image.scorer.pixel_skip is None and any(
         isinstance(m, torch.nn.ConvTranspose2d) for m in image.scorer.modules()
     )
     text = AutoModelWithScorer.from_classifier(
         tiny_text_classifier("bert", vocab_size=50), ScorerConfig(hidden_size=16)
     )
-    assert text.scorer_config.deletion_weight == 0.0, "text has no order term (docs/training.md)"
+    assert text.scorer_config.deletion_weight == text.scorer_config.contrast_weight == 0.0, "text: no order term"
     assert text.scorer_config.use_binary_penalty is False, "graded text maps: clearer on SST-2 (docs/training.md)"
     assert ScorerConfig.thesis("text").use_binary_penalty is True, "the thesis preset keeps eq. 3.4 whole"
     binary = ScorerConfig(hidden_size=16, use_binary_penalty=True)
@@ -260,19 +292,23 @@ def test_each_modality_fills_the_defaults_a_config_leaves_open_and_keeps_what_it
 
 
 def test_a_scorer_saved_before_the_per_modality_fields_existed_reloads_as_it_was_built(tmp_path):
-    """Configs written before image_decoder, pixel_skip and deletion_weight existed were built with what is now the
-    fallback (bilinear, pixel skip, no deletion term); they must reload to the same network, not the new defaults."""
+    """Configs written before image_decoder, pixel_skip, deletion_weight and contrast_weight existed were built with
+    what is now the fallback (bilinear, pixel skip, no order term); they must reload to the same network and loss,
+    not the new defaults."""
     torch.manual_seed(0)
-    legacy = ScorerConfig(hidden_size=16, image_decoder="bilinear", pixel_skip=True, deletion_weight=0.0)
+    legacy = ScorerConfig(
+        hidden_size=16, image_decoder="bilinear", pixel_skip=True, deletion_weight=0.0, contrast_weight=0.0
+    )
     model = AutoModelWithScorer.from_classifier(tiny_image_classifier("vit"), legacy).eval()
     model.save_pretrained(tmp_path)
     config_file = tmp_path / "scorer" / "config.json"
     saved = json.loads(config_file.read_text())
-    for name in ("image_decoder", "pixel_skip", "deletion_weight"):
+    for name in ("image_decoder", "pixel_skip", "deletion_weight", "contrast_weight"):
         del saved[name]
     config_file.write_text(json.dumps(saved))
     reloaded = AutoModelWithScorer.from_pretrained(tmp_path).eval()
     assert (reloaded.scorer_config.image_decoder, reloaded.scorer_config.pixel_skip) == ("bilinear", True)
+    assert reloaded.scorer_config.contrast_weight == 0.0
     pixels = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(model(pixel_values=pixels).attributions, reloaded(pixel_values=pixels).attributions)

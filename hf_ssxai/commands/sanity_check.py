@@ -16,8 +16,8 @@ class SanityCheckCommand(Command):
         "Cascading model randomization (default): re-draws the classifier's layers from the head down and, after "
         "each step, measures how similar every method's maps stay to the original ones (Spearman rank correlation; "
         "1 = unchanged, which a faithful method must not stay). With --randomized-model: data randomization against "
-        "a checkpoint of the same classifier trained on shuffled labels. Writes DIR/*.json and a plot. See "
-        "docs/evaluation.md."
+        "a checkpoint of the same classifier trained on shuffled labels. A text-image classifier gets one row per "
+        "map, METHOD (text) and METHOD (image). Writes DIR/*.json and a plot. See docs/evaluation.md."
     )
     epilog = (
         "Examples:\n  hf-ssxai sanity-check --model ./checkpoint --dataset ./images --split validation\n"
@@ -30,9 +30,12 @@ class SanityCheckCommand(Command):
         parser.add_argument("--dataset", required=True, help="a Hub dataset id, a local folder or a data file")
         parser.add_argument("--randomized-model", help="a checkpoint trained on shuffled labels: data randomization")
         parser.add_argument("--split", default="test", help="the split to explain (default: test)")
-        columns = parser.add_mutually_exclusive_group()
-        columns.add_argument("--text-column", help="column with the raw texts (default: text)")
-        columns.add_argument("--image-column", help="column with the images (default: image)")
+        parser.add_argument(
+            "--text-column", help="column with the raw texts, for text and text-image classifiers (default: text)"
+        )
+        parser.add_argument(
+            "--image-column", help="column with the images, for image and text-image classifiers (default: image)"
+        )
         parser.add_argument("--num-samples", type=int, default=100, help="samples explained (default: 100)")
         parser.add_argument("--methods", help=METHODS_HELP)
         parser.add_argument("--batch-size", type=int, default=16, help="samples explained at once (default: 16)")

@@ -12,6 +12,7 @@ from .sanity import (
     data_randomization,
     randomization_steps,
     randomize_,
+    step_parameters,
 )
 from .similarity import average_ranks, spearman, ssim
 
@@ -30,5 +31,6 @@ __all__ = [
     "run_grid_pointing_game",
     "spearman",
     "ssim",
+    "step_parameters",
     "tile_shares",
 ]

@@ -32,6 +32,7 @@ from torch import nn
 
 from ..errors import InvalidInputError, UnsupportedClassifierError
 from ..explainers import Explainer, ScorerExplainer, get_explainer
+from ..modalities.base import each_map
 from ..modeling import AutoModelWithScorer
 from .similarity import spearman, ssim
 
@@ -43,45 +44,92 @@ RETRAINED_SCORER = "scorer (retrained)"
 ExplainerFactory = Callable[[AutoModelWithScorer], Explainer]
 
 
-def randomization_steps(classifier: nn.Module) -> list[tuple[str, list[nn.Module]]]:
+#: what one step of the cascade redraws: whole modules (a block, the head) and single parameters that a module owns
+#: directly (an embedding table, a class token), without the module's children
+StepItem = nn.Module | nn.Parameter
+#: the attributes of a two-tower base model (the text-image fusion classifier): one encoder per modality
+TOWERS = ("text_model", "vision_model")
+
+
+def _split_at_blocks(
+    root: nn.Module, excluded: frozenset[int] = frozenset()
+) -> tuple[list[StepItem], list[nn.Module], list[StepItem]]:
+    """``(before, blocks, after)`` of ``root``: the parameters owned by modules before its first non-empty
+    ``nn.ModuleList``, that list's blocks, the parameters owned by modules after it. ``excluded`` holds the ids of
+    modules (with their children) to leave out."""
+    skipped = {id(m) for module in root.modules() if id(module) in excluded for m in module.modules()}
+    modules = [module for module in root.modules() if id(module) not in skipped]
+    lists = [index for index, module in enumerate(modules) if isinstance(module, nn.ModuleList) and len(module) > 0]
+    if not lists:
+        raise UnsupportedClassifierError(f"Found no list of blocks (nn.ModuleList) in {type(root).__name__}.")
+    block_list = modules[lists[0]]
+    inside = {id(module) for module in block_list.modules()}
+    last_inside = max(index for index, module in enumerate(modules) if id(module) in inside)
+
+    def owned(selected: Iterable[nn.Module]) -> list[StepItem]:
+        return [p for module in selected if id(module) not in inside for p in module.parameters(recurse=False)]
+
+    before = owned(m for index, m in enumerate(modules) if index < lists[0])
+    after = owned(m for index, m in enumerate(modules) if index > last_inside)
+    blocks = [block for block in block_list if any(True for _ in block.parameters())]
+    return before, blocks, after
+
+
+def randomization_steps(classifier: nn.Module) -> list[tuple[str, list[StepItem]]]:
     """The classifier cut into layers, top down: ``head`` (the classification head and pooler: everything outside
     the base model, and the base model's modules after its blocks, such as a final norm), then each block of the
     base model's block list from the last to the first (transformer layers, ResNet stages), then ``embeddings``
-    (what comes before the blocks: patch or token embeddings, a CNN's stem)."""
+    (what comes before the blocks: patch or token embeddings, a CNN's stem).
+
+    A two-tower base model (``text_model`` and ``vision_model``, the text-image fusion classifier) is cut as
+    ``head``, each fusion block top down, ``fusion inputs`` (the projections into the fusion width), then both
+    encoders' blocks from the top, the k-th from the top of each in one step, then both encoders' ``embeddings``.
+    """
     base = getattr(classifier, "base_model", None)
     if base is None or base is classifier:
         raise UnsupportedClassifierError(
             f"{type(classifier).__name__} has no separate base model and head (transformers' *For*Classification "
             "classes have both), so there is no top-down order of layers to randomize."
         )
-    modules = list(base.modules())
-    lists = [index for index, module in enumerate(modules) if isinstance(module, nn.ModuleList) and len(module) > 0]
-    if not lists:
-        raise UnsupportedClassifierError(f"Found no list of blocks (nn.ModuleList) in {type(base).__name__}.")
-    block_list = modules[lists[0]]
-    inside = {id(module) for module in block_list.modules()}
-    last_inside = max(index for index, module in enumerate(modules) if id(module) in inside)
+    head: list[StepItem] = [module for module in classifier.children() if module is not base]
+    towers = [getattr(base, name, None) for name in TOWERS]
+    if not all(isinstance(tower, nn.Module) for tower in towers):
+        before, blocks, after = _split_at_blocks(base)
+        steps = [("head", head + after)]
+        steps += [(f"block {index}", [block]) for index, block in reversed(list(enumerate(blocks)))]
+        return steps + [("embeddings", before)]
+    fusion_inputs, fusion_blocks, fusion_after = _split_at_blocks(base, frozenset(id(tower) for tower in towers))
+    splits = {name.split("_")[0]: _split_at_blocks(tower) for name, tower in zip(TOWERS, towers, strict=True)}
+    steps = [("head", head + fusion_after + [p for _, _, after in splits.values() for p in after])]
+    steps += [(f"fusion block {index}", [block]) for index, block in reversed(list(enumerate(fusion_blocks)))]
+    steps.append(("fusion inputs", fusion_inputs))
+    depth = max(len(blocks) for _, blocks, _ in splits.values())
+    for from_top in range(depth):
+        name, items = [], []
+        for tower, (_, blocks, _) in splits.items():
+            if from_top < len(blocks):
+                index = len(blocks) - 1 - from_top
+                name.append(f"{tower} block {index}")
+                items.append(blocks[index])
+        steps.append((" + ".join(name), items))
+    return steps + [("embeddings", [p for before, _, _ in splits.values() for p in before])]
 
-    def owns_parameters(module: nn.Module) -> bool:
-        return id(module) not in inside and any(True for _ in module.parameters(recurse=False))
 
-    before = [m for index, m in enumerate(modules) if index < lists[0] and owns_parameters(m)]
-    after = [m for index, m in enumerate(modules) if index > last_inside and owns_parameters(m)]
-    head = [module for module in classifier.children() if module is not base] + after
-    blocks = [block for block in block_list if any(True for _ in block.parameters())]
-    steps = [("head", head)]
-    steps += [(f"block {index}", [block]) for index, block in reversed(list(enumerate(blocks)))]
-    steps.append(("embeddings", before))
-    return steps
+def step_parameters(items: Iterable[StepItem]) -> list[nn.Parameter]:
+    """Every parameter of a step's modules and single parameters, each once."""
+    unique = {}
+    for item in items:
+        for parameter in [item] if isinstance(item, nn.Parameter) else item.parameters():
+            unique[id(parameter)] = parameter
+    return list(unique.values())
 
 
 @torch.no_grad()
-def randomize_(modules: Iterable[nn.Module], generator: torch.Generator) -> None:
-    """Redraw every parameter of ``modules`` in place from a Gaussian with that tensor's own mean and standard
-    deviation: the learned structure goes, the scale (and with it the activations' range) stays."""
-    # each parameter once, even where a step lists a module and one of its children
-    unique = {id(parameter): parameter for module in modules for parameter in module.parameters()}
-    for parameter in unique.values():
+def randomize_(items: Iterable[StepItem], generator: torch.Generator) -> None:
+    """Redraw every parameter of a step (:func:`randomization_steps`) in place from a Gaussian with that tensor's
+    own mean and standard deviation: the learned structure goes, the scale (and with it the activations' range)
+    stays."""
+    for parameter in step_parameters(items):
         values = parameter.detach().float()
         std = values.std() if values.numel() > 1 else values.abs()
         noise = torch.randn(values.shape, generator=generator).to(values.device)
@@ -169,7 +217,9 @@ def _explain_all(
         fixed = not isinstance(explainer, ScorerExplainer) or explainer.scorer_config.class_conditional
         for batch, target in zip(batches, targets, strict=True):
             out = explainer.attribute(dict(batch), target=target if fixed else None)
-            maps[name].append((out.attributions.float().cpu(), out.feature_mask.cpu()))
+            maps[name].append(
+                (each_map(lambda m: m.float().cpu(), out.attributions), each_map(torch.Tensor.cpu, out.feature_mask))
+            )
     return maps
 
 
@@ -182,6 +232,26 @@ def _similarities(
         if first.dim() == 3:
             result.setdefault("ssim", []).extend(ssim(first, second).tolist())
     return result
+
+
+def _rows(name: str, reference: list[tuple[Any, Any]], maps: list[tuple[Any, Any]]) -> dict[str, dict]:
+    """The similarity row of one method, or one row per modality, ``"NAME (MODALITY)"``, when it gives one map per
+    modality (a text-image classifier): each map compared with its own original."""
+    if not isinstance(reference[0][0], Mapping):
+        return {name: _similarities(reference, maps)}
+
+    def part(batches: list[tuple[Any, Any]], modality: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(values[modality], mask[modality]) for values, mask in batches]
+
+    return {
+        f"{name} ({modality})": _similarities(part(reference, modality), part(maps, modality))
+        for modality in reference[0][0]
+    }
+
+
+def _all_rows(reference: Mapping[str, list], maps: Mapping[str, list]) -> dict[str, dict]:
+    """:func:`_rows` of every method."""
+    return {row: values for name in reference for row, values in _rows(name, reference[name], maps[name]).items()}
 
 
 def _method_factories(methods: Mapping[str, str | ExplainerFactory] | Sequence[str]) -> dict[str, ExplainerFactory]:
@@ -227,18 +297,17 @@ def cascading_randomization(
     result = SanityCheckResult(
         "cascading model randomization", metadata={"seed": seed, "samples": sum(len(t) for t in targets)}
     )
-    result.values[ORIGINAL] = {name: _similarities(original[name], original[name]) for name in factories}
-    for step, modules in randomization_steps(randomized.classifier):
-        randomize_(modules, generator)
-        maps = _explain_all(randomized, factories, batches, targets)
-        row = {name: _similarities(original[name], maps[name]) for name in factories}
+    result.values[ORIGINAL] = _all_rows(original, original)
+    for step, items in randomization_steps(randomized.classifier):
+        randomize_(items, generator)
+        row = _all_rows(original, _explain_all(randomized, factories, batches, targets))
         if retrain_scorer is not None and "scorer" in original:
             retrained = copy.deepcopy(randomized)
             retrained.scorer = retrained.modality.build_scorer(retrained.scorer_config).to(retrained.device)
             retrain_scorer(retrained)
             retrained.eval()
             maps = _explain_all(retrained, {"scorer": factories["scorer"]}, batches, targets)
-            row[RETRAINED_SCORER] = _similarities(original["scorer"], maps["scorer"])
+            row.update(_rows(RETRAINED_SCORER, original["scorer"], maps["scorer"]))
         result.values[step] = row
     return result
 
@@ -262,6 +331,6 @@ def data_randomization(
     original = _explain_all(model, factories, batches, targets)
     shuffled = _explain_all(randomized_model, factories, batches, targets)
     result = SanityCheckResult("data randomization", metadata={"samples": sum(len(t) for t in targets)})
-    result.values[ORIGINAL] = {name: _similarities(original[name], original[name]) for name in factories}
-    result.values["shuffled labels"] = {name: _similarities(original[name], shuffled[name]) for name in factories}
+    result.values[ORIGINAL] = _all_rows(original, original)
+    result.values["shuffled labels"] = _all_rows(original, shuffled)
     return result

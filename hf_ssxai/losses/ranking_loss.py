@@ -10,10 +10,12 @@ Barkan et al. 2024, applied to hard top-q masks):
     m_q       = 1 on the top q of the valid features by score, 0 elsewhere   (q drawn per sample)
     deletion  = p_c(x * (1 - m_q))         removing the top q must lose the class c
     insertion = 1 - p_c(x * m_q)           keeping only the top q must keep it
+    contrast  = 1 - p_c(x * (1 - m'_q))    with m'_q another sample's top q: removing it must not lose c
 
 With q uniform, the deletion term's expectation is the deletion AUC that the benchmark measures (the mean of p_c
 along the deletion curve), and the insertion term's is one minus the insertion AUC: the terms train the metrics
-themselves. An earlier log form, -log(1 - p_c), kept rewarding features whose removal pushes p_c *below* chance;
+themselves. The contrast term makes a map of one fixed shape, which fits every input, pay (docs/training.md). An
+earlier log form, -log(1 - p_c), kept rewarding features whose removal pushes p_c *below* chance;
 it raised decoy features level with the evidence and cost planted-evidence hit rate (docs/training.md).
 
 The forward sees exactly the hard mask the metrics apply; the gradient reaches the scores straight through
@@ -78,6 +80,7 @@ def ranking_losses(
     *,
     deletion_weight: float,
     insertion_weight: float,
+    contrast_weight: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-sample ``(weighted sum, deletion term, insertion term)`` at one random keep fraction per sample.
@@ -95,6 +98,10 @@ def ranking_losses(
     if insertion_weight:
         insertion = 1 - class_probabilities(masked_logits(masks), classes)
     total = deletion_weight * deletion + insertion_weight * insertion
+    if contrast_weight and scores.shape[0] > 1:
+        # another sample's map, its top q removed from this input, must not lose this input's class
+        others = top_fraction_masks(scores.roll(1, dims=0), feature_mask, fractions)
+        total = total + contrast_weight * (1 - class_probabilities(masked_logits(1 - others), classes))
     return total, deletion.detach(), insertion.detach()
 
 
@@ -106,6 +113,7 @@ def order_terms(
     *,
     deletion_weight: float,
     insertion_weight: float,
+    contrast_weight: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`ranking_losses` of a model's map, or summed over its maps when it has one per modality (each map's
     top q removed or kept with the other modalities whole, as the per-modality metrics measure).
@@ -120,6 +128,7 @@ def order_terms(
             classes,
             deletion_weight=deletion_weight,
             insertion_weight=insertion_weight,
+            contrast_weight=contrast_weight,
         )
     whole = {name: torch.ones_like(mask, dtype=torch.float) for name, mask in feature_mask.items()}
     sums = [0, 0, 0]
@@ -131,6 +140,7 @@ def order_terms(
             classes,
             deletion_weight=deletion_weight,
             insertion_weight=insertion_weight,
+            contrast_weight=contrast_weight,
         )
         sums = [total + term for total, term in zip(sums, terms, strict=True)]
     return tuple(sums)
