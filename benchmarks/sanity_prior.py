@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from hf_ssxai.benchmark import build_explainers, dataset_to_batch, needs_baselines
 from hf_ssxai.evaluation.from_pretrained import _load, _rows
-from hf_ssxai.evaluation.sanity import _explain_all, _targets, randomization_steps, randomize_
+from hf_ssxai.evaluation.sanity import _explain_all, _targets, per_map, randomization_steps, randomize_
 from hf_ssxai.evaluation.similarity import spearman
 
 
@@ -37,18 +37,6 @@ def concatenated(per_batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[to
         return F.pad(values, (0, width - values.shape[-1])) if values.dim() == 2 else values
 
     return torch.cat([padded(maps) for maps, _ in per_batch]), torch.cat([padded(mask) for _, mask in per_batch])
-
-
-def per_map(name: str, first: list, second: list) -> dict[str, tuple[list, list]]:
-    """One method's batches of (maps, masks) before and after, or one pair per modality, ``"NAME (MODALITY)"``, when
-    the method gives one map per modality (a text-image classifier; the sanity check's rows)."""
-    if not isinstance(first[0][0], dict):
-        return {name: (first, second)}
-
-    def part(batches: list, modality: str) -> list:
-        return [(maps[modality], mask[modality]) for maps, mask in batches]
-
-    return {f"{name} ({m})": (part(first, m), part(second, m)) for m in first[0][0]}
 
 
 def main() -> None:

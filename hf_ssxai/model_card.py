@@ -130,7 +130,7 @@ def _loss_text(config: ScorerConfig) -> str:
     gamma = "γ · " if config.use_gamma else ""
     penalties = config.use_magnitude_penalty or config.use_binary_penalty
     deletion, insertion = config.deletion_weight or 0, config.insertion_weight or 0
-    contrast = config.contrast_weight or 0
+    contrast = config.contrast_weight
     candidates = [  # (used, term, what it does)
         (config.use_magnitude_penalty, f"{gamma}mean(S)²", "mean(S)² keeps the map small"),
         (

@@ -234,19 +234,20 @@ def _similarities(
     return result
 
 
-def _rows(name: str, reference: list[tuple[Any, Any]], maps: list[tuple[Any, Any]]) -> dict[str, dict]:
-    """The similarity row of one method, or one row per modality, ``"NAME (MODALITY)"``, when it gives one map per
-    modality (a text-image classifier): each map compared with its own original."""
-    if not isinstance(reference[0][0], Mapping):
-        return {name: _similarities(reference, maps)}
-
-    def part(batches: list[tuple[Any, Any]], modality: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        return [(values[modality], mask[modality]) for values, mask in batches]
-
+def per_map(name: str, *runs: list[tuple[Any, Any]]) -> dict[str, tuple[list[tuple[Any, Any]], ...]]:
+    """Batches of ``(maps, feature mask)`` of one method, from one or more runs, by row: ``{name: runs}``, or, when
+    the method gives one map per modality (a text-image classifier), ``{"NAME (MODALITY)": each run's part}``."""
+    if not isinstance(runs[0][0][0], Mapping):
+        return {name: runs}
     return {
-        f"{name} ({modality})": _similarities(part(reference, modality), part(maps, modality))
-        for modality in reference[0][0]
+        f"{name} ({modality})": tuple([(values[modality], mask[modality]) for values, mask in run] for run in runs)
+        for modality in runs[0][0][0]
     }
+
+
+def _rows(name: str, reference: list[tuple[Any, Any]], maps: list[tuple[Any, Any]]) -> dict[str, dict]:
+    """The similarity row of one method, or one row per map (:func:`per_map`), each compared with its original."""
+    return {row: _similarities(first, second) for row, (first, second) in per_map(name, reference, maps).items()}
 
 
 def _all_rows(reference: Mapping[str, list], maps: Mapping[str, list]) -> dict[str, dict]:
