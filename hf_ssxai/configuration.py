@@ -23,6 +23,8 @@ C = TypeVar("C", bound=PreTrainedConfig)
 TARGETS = ("label", "prediction", "distribution")
 HEAD_NORMALIZATIONS = ("layer", "batch")
 IMAGE_DECODERS = ("bilinear", "unet")
+#: the pixel skip that may only reorder the classifier's map where the classifier opens a gate (scorers/image.py)
+GATED_PIXEL_SKIP = "gated"
 #: what a field that each modality chooses (left None) becomes when the modality chooses nothing: for a modality
 #: registered without defaults, and for configs saved before the field existed (they reload as they were built)
 FALLBACK_OPTIONS = {"image_decoder": "bilinear", "pixel_skip": True, "deletion_weight": 0.0, "use_binary_penalty": True}
@@ -63,7 +65,9 @@ class ScorerConfig(PreTrainedConfig):
             the decoder's width per doubling.
         pixel_skip: the image decoder also reads the input pixels through a narrow convolution at full
             resolution. The thesis (section 3.2) argues against it: the scorer can then follow the image instead of
-            the classifier (docs/training.md has the measurements).
+            the classifier (docs/training.md has the measurements). ``"gated"``: the pixels only add a bounded term
+            to each logit, ``gate * tanh(...)`` in [-1, 1] with the gate read from the classifier's path, so they can
+            reorder pixels the classifier marks alike (which pixel of a patch) but not draw a map of their own.
         confidence_floor: the task terms see each sample's logits sharpened (one temperature per sample, no
             prediction changes) so that the full input's top probability is at least this; 0 switches it off.
             Without it, a classifier that is right but under-confident gives a task loss that masking barely moves,
@@ -117,7 +121,7 @@ class ScorerConfig(PreTrainedConfig):
     head_normalization: str | dict[str, str | None] | None = None
     image_decoder: str | None = None
     unet_skip_levels: list[int] | None = None
-    pixel_skip: bool | None = None
+    pixel_skip: bool | str | None = None
     use_magnitude_penalty: bool = True
     use_binary_penalty: bool | None = None
     use_gamma: bool = True
@@ -187,6 +191,10 @@ class ScorerConfig(PreTrainedConfig):
                     f"ScorerConfig.head_normalization must be one of {HEAD_NORMALIZATIONS} or None (or one per "
                     f"modality in a dict), got {norms!r}."
                 )
+        if isinstance(self.pixel_skip, str) and self.pixel_skip != GATED_PIXEL_SKIP:
+            raise ConfigError(
+                f"ScorerConfig.pixel_skip must be True, False, {GATED_PIXEL_SKIP!r} or None, got {self.pixel_skip!r}."
+            )
         if self.image_decoder is not None and self.image_decoder not in IMAGE_DECODERS:
             raise ConfigError(
                 f"ScorerConfig.image_decoder must be one of {IMAGE_DECODERS}, got {self.image_decoder!r}."

@@ -159,9 +159,9 @@ class AutoModelWithScorer(ScalingMixin, nn.Module):
     ) -> AutoModelWithScorer:
         """Attach a new (untrained) scorer to ``classifier``.
 
-        The modality is inferred unless ``config.modality`` says it. The classifier is run once on a
-        tiny dummy input to read the shapes of its hidden states. Pass the tokenizer (text) or the
-        image processor as ``processor`` so special tokens are known and checkpoints are complete.
+        The modality is inferred unless ``config.modality`` says it; one dummy forward reads the hidden states'
+        shapes. Pass the tokenizer or image processor as ``processor`` (special tokens, complete checkpoints). The
+        classifier is wrapped, not copied (as PEFT wraps its base model), and frozen: pass a ``copy.deepcopy``.
         """
         config = copy.deepcopy(config) if config is not None else ScorerConfig()
         config.modality = config.modality or infer_modality(classifier)

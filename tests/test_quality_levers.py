@@ -128,6 +128,14 @@ def test_batch_norm_head_uses_running_statistics_at_inference():
     assert torch.equal(norm(values, valid)[:1], norm(values[:1], valid[:1]))
 
 
+def classifier_features(model: AutoModelWithScorer, pixels: torch.Tensor) -> list[torch.Tensor]:
+    """What the image scorer reads of the classifier for ``pixels`` (its chosen hidden states)."""
+    hidden_states = model.classifier(pixel_values=pixels, output_hidden_states=True).hidden_states
+    return model.modality.scorer_features(
+        hidden_states, model.scorer_config.hidden_state_layers, {"pixel_values": pixels}, model.classifier
+    )
+
+
 @pytest.mark.parametrize("family", ["vit", "resnet"])
 def test_unet_decoder_without_pixel_skip_reads_the_classifier_only(family):
     torch.manual_seed(0)
@@ -136,18 +144,38 @@ def test_unet_decoder_without_pixel_skip_reads_the_classifier_only(family):
     if family == "vit":  # several ViT layers as skips (the last included)
         assert model.scorer_config.hidden_state_layers == [1, 2]
     pixels = torch.randn(2, 3, 16, 16)
-    features = model.modality.scorer_features(
-        model.classifier(pixel_values=pixels, output_hidden_states=True).hidden_states,
-        model.scorer_config.hidden_state_layers,
-        {"pixel_values": pixels},
-        model.classifier,
-    )
+    features = classifier_features(model, pixels)
     mask = torch.ones(2, 16, 16, dtype=torch.bool)
     scores = model.scorer(features, mask, {"pixel_values": pixels})
     assert scores.shape == (2, 16, 16) and scores.min() >= 0 and scores.max() <= 1
     other_pixels = model.scorer(features, mask, {"pixel_values": torch.randn(2, 3, 16, 16)})
     assert torch.equal(scores, other_pixels), "without the pixel skip the map depends on the hidden states alone"
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.scorer.modules())
+
+
+@pytest.mark.parametrize("family", ["vit", "resnet"])
+def test_gated_pixel_skip_moves_each_logit_within_a_bounded_term(family):
+    """The gated skip may reorder what the classifier's path marks alike, never draw a map of its own: with the
+    hidden states fixed, other pixels move the pre-head logits, but each only within a term in [-1, 1] (tanh times a
+    gate in [0, 1]), so two images differ there by at most 2."""
+    torch.manual_seed(0)
+    classifier = tiny_image_classifier(family, image_size=16).eval()
+    config = ScorerConfig(hidden_size=16, pixel_skip="gated")
+    model = AutoModelWithScorer.from_classifier(classifier, config).eval()
+    with torch.no_grad():  # weights far from their small start, as training may leave them
+        for parameter in model.scorer.parameters():
+            parameter.normal_(0, 1)
+    pixels = torch.randn(2, 3, 16, 16)
+    features = classifier_features(model, pixels)
+    mask = torch.ones(2, 16, 16, dtype=torch.bool)
+    logits = []
+    model.scorer.head.register_forward_hook(lambda module, args, output: logits.append(args[0]))
+    with torch.no_grad():
+        for seen in (pixels, torch.randn(2, 3, 16, 16) * 10):
+            model.scorer(features, mask, {"pixel_values": seen})
+    moved = (logits[0] - logits[1]).abs()
+    assert moved.max() > 1e-4, "the pixels reach the map"
+    assert moved.max() <= 2.0 + 1e-6, f"the pixels moved a logit by {moved.max():.3f}"
 
 
 def test_thesis_preset_names_the_thesis_choices():
@@ -164,6 +192,7 @@ def test_thesis_preset_names_the_thesis_choices():
     [
         ("head_normalization", "group"),
         ("image_decoder", "fpn"),
+        ("pixel_skip", "soft"),
         ("deletion_weight", -1.0),
         ("contrast_weight", -1.0),
         ("confidence_floor", 1.0),

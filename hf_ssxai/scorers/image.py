@@ -6,13 +6,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..configuration import ScorerConfig
+from ..configuration import GATED_PIXEL_SKIP, ScorerConfig
 from .conditioning import ClassConditioning
 from .head import ScorerHead, start_alive
 
 #: channels of the stages finer than the classifier's finest map; they only sharpen the map along the pixels, and
 #: their cost grows with the image area, so they stay narrow whatever the scorer's width (see docs/performance.md)
 FINE_WIDTH = 16
+#: the gated pixel skip's term lies in [-PIXEL_TERM_RANGE, PIXEL_TERM_RANGE] (logit units)
+PIXEL_TERM_RANGE = 1.0
 
 
 class ConvBlock(nn.Module):
@@ -113,7 +115,12 @@ class ImageScorer(nn.Module):
             if config.pixel_skip
             else None
         )
-        fine_in = 2 * FINE_WIDTH if config.pixel_skip else FINE_WIDTH
+        gated = config.pixel_skip == GATED_PIXEL_SKIP
+        # gated: the pixels add a bounded term to the logit, tanh(refine) in [-1, 1], scaled by a gate in [0, 1]
+        # read from the classifier's path; they can reorder pixels the classifier marks alike, not draw a map
+        self.refine = nn.Conv2d(FINE_WIDTH, 1, kernel_size=1) if gated else None
+        self.gate = nn.Conv2d(FINE_WIDTH, 1, kernel_size=1) if gated else None
+        fine_in = 2 * FINE_WIDTH if config.pixel_skip and not gated else FINE_WIDTH
         self.fine_block = nn.Sequential(
             nn.Conv2d(fine_in, FINE_WIDTH, kernel_size=3, padding=1, padding_mode="replicate"),
             nn.GELU(),
@@ -149,6 +156,11 @@ class ImageScorer(nn.Module):
                 lateral = lateral + self.level_up[index](decoded, sizes[index])
             decoded = self.level_blocks[index](lateral)
         fine = self.fine_up(self.to_fine(decoded), image_size)
-        if self.pixel_skip is not None:
+        if self.pixel_skip is not None and self.refine is None:
             fine = torch.cat([fine, self.pixel_skip(pixel_values.to(dtype))], dim=1)
-        return self.head(self.to_logit(self.fine_block(fine)).squeeze(1), feature_mask)
+        fine = self.fine_block(fine)
+        logits = self.to_logit(fine)
+        if self.refine is not None:
+            pixels = torch.tanh(self.refine(self.pixel_skip(pixel_values.to(dtype))))
+            logits = logits + PIXEL_TERM_RANGE * torch.sigmoid(self.gate(fine)) * pixels
+        return self.head(logits.squeeze(1), feature_mask)
