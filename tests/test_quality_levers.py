@@ -178,6 +178,17 @@ def test_gated_pixel_skip_moves_each_logit_within_a_bounded_term(family):
     assert moved.max() <= 2.0 + 1e-6, f"the pixels moved a logit by {moved.max():.3f}"
 
 
+def test_a_gated_scorer_reloads_to_the_same_maps(tmp_path):
+    torch.manual_seed(0)
+    classifier = tiny_image_classifier("vit", image_size=16).eval()
+    model = AutoModelWithScorer.from_classifier(classifier, ScorerConfig(hidden_size=16, pixel_skip="gated")).eval()
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelWithScorer.from_pretrained(tmp_path).eval()
+    pixels = torch.randn(2, 3, 16, 16)
+    assert reloaded.scorer_config.pixel_skip == "gated"
+    assert torch.equal(model(pixel_values=pixels).attributions, reloaded(pixel_values=pixels).attributions)
+
+
 def test_thesis_preset_names_the_thesis_choices():
     text, image = ScorerConfig.thesis("text"), ScorerConfig.thesis("image")
     assert text.head_normalization == "layer" and image.head_normalization == "batch"

@@ -75,7 +75,9 @@ class ImageScorer(nn.Module):
     levels are joined by transposed convolutions and same-resolution layers are spread over finer levels. The last
     step brings the finest level to the input resolution; with ``pixel_skip`` a narrow convolution of the pixels
     themselves joins there, so the map can follow edges finer than the classifier's patches or strides (at the
-    price of letting the scorer follow the image rather than the classifier: see docs/training.md).
+    price of letting the scorer follow the image rather than the classifier: see docs/training.md). With
+    ``pixel_skip="gated"`` the pixels instead add a bounded term to each logit, scaled by a gate read from the
+    decoder's own output, so they can reorder what the classifier's path marks alike but not draw a map.
 
     Convolutions pad by replicating the border, not with zeros: zero padding lets the decoder
     tell where the image border is, and a scorer trained with the magnitude penalty then learns a
@@ -156,11 +158,11 @@ class ImageScorer(nn.Module):
                 lateral = lateral + self.level_up[index](decoded, sizes[index])
             decoded = self.level_blocks[index](lateral)
         fine = self.fine_up(self.to_fine(decoded), image_size)
-        if self.pixel_skip is not None and self.refine is None:
-            fine = torch.cat([fine, self.pixel_skip(pixel_values.to(dtype))], dim=1)
+        pixels = self.pixel_skip(pixel_values.to(dtype)) if self.pixel_skip is not None else None
+        if pixels is not None and self.gate is None:
+            fine = torch.cat([fine, pixels], dim=1)
         fine = self.fine_block(fine)
         logits = self.to_logit(fine)
-        if self.refine is not None:
-            pixels = torch.tanh(self.refine(self.pixel_skip(pixel_values.to(dtype))))
-            logits = logits + PIXEL_TERM_RANGE * torch.sigmoid(self.gate(fine)) * pixels
+        if self.gate is not None:
+            logits = logits + PIXEL_TERM_RANGE * torch.sigmoid(self.gate(fine)) * torch.tanh(self.refine(pixels))
         return self.head(logits.squeeze(1), feature_mask)
